@@ -1,0 +1,207 @@
+"""What every family builder shares: the keras.applications arguments, the classifier head,
+features_only, and convolution / normalization / pooling with PyTorch's padding semantics
+(so that a port computes the same function as its reference)."""
+
+import math
+
+from keras_backbones.backend import keras
+from keras_backbones.layers import PaddedMaxPooling2D
+
+POOLINGS = (None, "avg", "max")
+
+# PyTorch's defaults: nn.Conv2d weights are usually re-initialized by the reference
+# (He normal, fan_out, for the ResNets); nn.Linear keeps U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+HE_NORMAL_FAN_OUT = {"class_name": "VarianceScaling",
+                     "config": {"scale": 2.0, "mode": "fan_out", "distribution": "untruncated_normal"}}
+TORCH_LINEAR_INIT = {"class_name": "VarianceScaling",
+                     "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"}}
+NORMS = ("batch", "syncbatch", "group")
+
+
+def initializer(config):
+    return keras.initializers.get(dict(config, config=dict(config["config"])))
+
+
+def check_arguments(name, *, include_top, classes, pooling, weights=None, features_only=False):
+    """The argument checks every constructor needs, with errors that say what is allowed."""
+    if not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"{name}: `classes` must be a positive integer; got {classes!r}.")
+    if pooling not in POOLINGS:
+        raise ValueError(f"{name}: `pooling` must be one of None, 'avg' or 'max'; got {pooling!r}.")
+    if weights is not None and not isinstance(weights, (str, bytes)) and not hasattr(weights, "__fspath__"):
+        raise ValueError(f"{name}: `weights` must be None or a path to a weights file; got {weights!r}.")
+
+
+def model_input(name, input_shape, input_tensor, *, default_size, min_size, channels=3,
+                static=False):
+    """Resolves `input_shape`/`input_tensor` to a Keras input, checking the network's minimum.
+
+    default_size, min_size: an int (square) or (height, width). With `static`, the builder
+    needs a known height and width (a fixed-size head)."""
+    default_hw = _pair(default_size)
+    min_hw = _pair(min_size)
+    if input_tensor is not None:
+        input_shape = tuple(input_tensor.shape[1:])
+    elif input_shape is None:
+        input_shape = (*default_hw, channels)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f"{name}: `input_shape` must be (height, width, channels); got {input_shape}.")
+    height, width, chans = input_shape
+    if chans is None or chans < 1:
+        raise ValueError(f"{name}: the channel dimension of `input_shape` must be known; got {input_shape}.")
+    if static and (height is None or width is None):
+        raise ValueError(f"{name}: this configuration needs a fixed input size; got {input_shape}. "
+                         f"Pass input_shape={(*default_hw, chans)} or set include_top=False.")
+    for size, minimum in zip((height, width), min_hw):
+        if size is not None and size < minimum:
+            raise ValueError(f"{name}: input of {height}x{width} pixels is smaller than the "
+                             f"network's minimum of {min_hw[0]}x{min_hw[1]}; got input_shape={input_shape}.")
+    if input_tensor is None:
+        return keras.Input(shape=input_shape, name="input")
+    return input_tensor
+
+
+def source_inputs(inputs):
+    """The model's Input for `inputs` (itself, or the Input behind a given input_tensor)."""
+    sources = keras.utils.get_source_inputs(inputs)
+    return sources[0] if len(sources) == 1 else sources
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+# --- layers with PyTorch semantics ----------------------------------------------------------
+
+def conv2d(x, filters, kernel_size, *, name, strides=1, padding=None, groups=1, dilation=1,
+           use_bias=False, kernel_initializer=HE_NORMAL_FAN_OUT, bias_initializer="zeros"):
+    """nn.Conv2d: explicit symmetric zero padding (default kernel_size // 2 * dilation).
+
+    TensorFlow's "same" pads asymmetrically for strided convs; only stride-1 odd kernels are
+    the same in both, so everything else gets an explicit ZeroPadding2D."""
+    kh, kw = _pair(kernel_size)
+    if padding is None:
+        padding = ((kh - 1) // 2 * dilation, (kw - 1) // 2 * dilation)
+    ph, pw = _pair(padding)
+    same = strides == 1 and (ph, pw) == ((kh - 1) * dilation // 2, (kw - 1) * dilation // 2) \
+        and kh % 2 == 1 and kw % 2 == 1
+    if (ph or pw) and not same:
+        x = keras.layers.ZeroPadding2D(padding=(ph, pw), name=f"{name}_pad")(x)
+    return keras.layers.Conv2D(
+        filters=filters, kernel_size=(kh, kw), strides=strides,
+        padding="same" if same else "valid", dilation_rate=dilation, groups=groups,
+        use_bias=use_bias, kernel_initializer=initializer(kernel_initializer)
+        if isinstance(kernel_initializer, dict) else kernel_initializer,
+        bias_initializer=bias_initializer, name=name)(x)
+
+
+def norm(x, *, name, kind="batch", epsilon=1e-5, momentum=0.1, groups=32):
+    """Normalization by name. `momentum` is PyTorch's (Keras's is 1 - it).
+
+    batch: BatchNormalization; syncbatch: BatchNormalization synchronized across replicas
+    (for multi-device training with small per-device batches); group: GroupNormalization with
+    32 groups (Wu & He 2018, the "Rethinking ImageNet Pre-training" setting)."""
+    if kind in ("batch", "syncbatch"):
+        return keras.layers.BatchNormalization(
+            axis=-1, epsilon=epsilon, momentum=1.0 - momentum,
+            synchronized=kind == "syncbatch", name=name)(x)
+    if kind == "group":
+        return keras.layers.GroupNormalization(groups=groups, axis=-1, epsilon=epsilon, name=name)(x)
+    raise ValueError(f"`norm` must be one of {', '.join(NORMS)}; got {kind!r}.")
+
+
+def activation(x, kind, *, name):
+    return keras.layers.Activation(kind, name=name)(x) if kind else x
+
+
+def conv_norm_act(x, filters, kernel_size, *, name, strides=1, padding=None, groups=1,
+                  act="relu", norm_kind="batch", epsilon=1e-5, conv_name="conv", norm_name="bn",
+                  act_name="relu", **conv_kwargs):
+    """conv -> norm -> activation, named `{name}_{conv_name}`, `{name}_{norm_name}`, ..."""
+    x = conv2d(x, filters, kernel_size, strides=strides, padding=padding, groups=groups,
+               name=f"{name}_{conv_name}", **conv_kwargs)
+    x = norm(x, kind=norm_kind, epsilon=epsilon, name=f"{name}_{norm_name}")
+    return activation(x, act, name=f"{name}_{act_name}")
+
+
+def max_pool(x, pool_size, *, name, strides=None, padding=0, ceil_mode=False):
+    """nn.MaxPool2d: padding that is never selected, optional ceil mode."""
+    strides = pool_size if strides is None else strides
+    if not padding and not ceil_mode:
+        return keras.layers.MaxPooling2D(pool_size=pool_size, strides=strides, padding="valid",
+                                         name=name)(x)
+    return PaddedMaxPooling2D(pool_size=pool_size, strides=strides, padding=padding,
+                              ceil_mode=ceil_mode, name=name)(x)
+
+
+# --- heads and the model ----------------------------------------------------------------------
+
+def classifier(x, classes, *, classifier_activation, dropout_rate=0.0, flatten=False,
+               kernel_initializer=TORCH_LINEAR_INIT, bias_initializer=None):
+    """Global average pool (or flatten), dropout, the logits layer, and the output activation.
+
+    The activation runs in float32 so that mixed-precision models return float32 outputs."""
+    if flatten:
+        x = keras.layers.Flatten(name="flatten")(x)
+    else:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if dropout_rate:
+        x = keras.layers.Dropout(rate=dropout_rate, name="head_dropout")(x)
+    x = dense(x, classes, name="logits", kernel_initializer=kernel_initializer,
+              bias_initializer=bias_initializer)
+    return output_activation(x, classifier_activation)
+
+
+def dense(x, units, *, name, activation=None, kernel_initializer=TORCH_LINEAR_INIT,
+          bias_initializer=None):
+    """nn.Linear: its bias is initialized like its weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    fan_in = x.shape[-1]
+    if bias_initializer is None:
+        limit = 1.0 / math.sqrt(fan_in)
+        bias_initializer = keras.initializers.RandomUniform(minval=-limit, maxval=limit)
+    return keras.layers.Dense(
+        units=units, activation=activation,
+        kernel_initializer=initializer(kernel_initializer)
+        if isinstance(kernel_initializer, dict) else kernel_initializer,
+        bias_initializer=bias_initializer, name=name)(x)
+
+
+def output_activation(x, classifier_activation):
+    return keras.layers.Activation(classifier_activation or "linear", dtype="float32",
+                                   name="predictions")(x)
+
+
+def global_pool(x, pooling):
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def make_model(inputs, x, *, name, include_top, pooling, classes, classifier_activation,
+               features=None, features_only=False, head=None, dropout_rate=0.0):
+    """Closes a builder: the classifier (or pooling), or the feature pyramid.
+
+    features: list of (stride, tensor) in network order; features_only keeps the last tensor
+    at each stride, ordered by stride. head: a function (x) -> logits replacing the default
+    pool/dropout/dense head (its output goes through `classifier_activation`)."""
+    model_inputs = source_inputs(inputs)
+    if features_only:
+        if not features:
+            raise ValueError(f"{name} does not provide feature maps (features_only=True).")
+        by_stride = {}
+        for stride, tensor in features:
+            by_stride[stride] = tensor
+        outputs = [by_stride[s] for s in sorted(by_stride)]
+        return keras.Model(model_inputs, outputs, name=f"{name}_features")
+    if include_top:
+        if head is not None:
+            x = output_activation(head(x), classifier_activation)
+        else:
+            x = classifier(x, classes, classifier_activation=classifier_activation,
+                           dropout_rate=dropout_rate)
+    else:
+        x = global_pool(x, pooling)
+    return keras.Model(model_inputs, x, name=name)

@@ -1,0 +1,186 @@
+"""Named variants: builder, default arguments and metadata.
+
+Each family module registers its variants with `register(...)` at import time. Parameter
+and FLOP counts are not typed in: `model_info` builds the model and counts them (and caches
+the result on disk, keyed by the package's source, so a change to any builder recounts).
+"""
+
+import dataclasses
+import difflib
+import fnmatch
+import hashlib
+import json
+import os
+import pathlib
+import tempfile
+from typing import Any, Callable, Mapping, Optional, Tuple
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class Paper:
+    title: str
+    year: int
+    arxiv: Optional[str] = None  # arXiv id, or None for papers that are not on arXiv
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """How the reference implementation feeds images: resize to input_size / crop_pct with
+    `interpolation`, center-crop input_size, scale to [0, 1], subtract mean, divide by std."""
+
+    input_size: Tuple[int, int, int] = (224, 224, 3)
+    mean: Tuple[float, ...] = IMAGENET_MEAN
+    std: Tuple[float, ...] = IMAGENET_STD
+    interpolation: str = "bilinear"
+    crop_pct: float = 0.875
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    builder: Callable[..., Any]
+    kwargs: Mapping[str, Any]
+    paper: Paper
+    reference: Tuple[str, str]  # (source, name): ("torchvision", "resnet50"), ("paper", "table 1 C")
+    preprocessing: Preprocessing
+    # The paper's own (rounded) parameter count, for variants with no code reference.
+    paper_params: Optional[int] = None
+
+    def build(self, **overrides):
+        return self.builder(**{**self.kwargs, **overrides})
+
+
+_REGISTRY = {}
+
+
+def register_model(name, *, family, paper, reference, preprocessing=Preprocessing(),
+                   paper_params=None, doc=None, **kwargs):
+    """Decorator: registers a public constructor as the variant `name` (kwargs: its defaults).
+
+    doc: the family's docstring template, formatted with the variant's name and reference."""
+    def decorate(constructor):
+        if name in _REGISTRY:
+            raise ValueError(f"Model name {name!r} is registered twice.")
+        if doc is not None:
+            constructor.__doc__ = doc.format(name=name, reference=f"{reference[0]} {reference[1]}",
+                                             summary=(constructor.__doc__ or "").strip())
+        _REGISTRY[name] = ModelSpec(name=name, family=family, builder=constructor, kwargs=kwargs,
+                                    paper=paper, reference=tuple(reference),
+                                    preprocessing=preprocessing, paper_params=paper_params)
+        return constructor
+    return decorate
+
+
+def _ensure_loaded():
+    from keras_backbones import models  # noqa: F401  (registers every family)
+
+
+def get_spec(name) -> ModelSpec:
+    _ensure_loaded()
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, _REGISTRY, n=5, cutoff=0.5)
+        hint = f" Closest names: {', '.join(close)}." if close else ""
+        raise ValueError(f"Unknown model name {name!r}.{hint} "
+                         "`keras_backbones.list_models()` lists every name.")
+    return _REGISTRY[name]
+
+
+def list_models(pattern="*", family=None):
+    """Registered names matching a shell-style pattern (`"resnet*"`), in registration order."""
+    _ensure_loaded()
+    return [n for n, s in _REGISTRY.items()
+            if fnmatch.fnmatch(n, pattern) and (family is None or s.family == family)]
+
+
+def create_model(name, weights=None, **overrides):
+    """Builds a registered variant: `create_model("resnet50", classes=10)`.
+
+    `weights` is None or a local file in the portable format (see `keras_backbones.weights`).
+    `features_only=True` returns a model whose outputs are the feature maps at each stride.
+    """
+    model = get_spec(name).build(**overrides)
+    if weights is not None:
+        from keras_backbones import weights as weights_lib
+        weights_lib.load_weights(model, weights)
+    return model
+
+
+# --- counted metadata ---------------------------------------------------------------------
+
+def _source_digest():
+    root = pathlib.Path(__file__).parent
+    digest = hashlib.sha1()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_path():
+    base = os.environ.get("KERAS_BACKBONES_CACHE",
+                          os.path.join(os.path.expanduser("~"), ".cache", "keras_backbones"))
+    return pathlib.Path(base) / f"model_stats-{_source_digest()}.json"
+
+
+def _read_cache(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_cache(path, stats):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(stats, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs a recount next time
+
+
+def model_stats(names):
+    """{name: {"params": trainable parameters, "macs": multiply-accumulates}} at default size."""
+    from keras_backbones import stats
+    from keras_backbones.backend import clear_session
+
+    path = _cache_path()
+    cached = _read_cache(path)
+    missing = [n for n in names if n not in cached]
+    for name in missing:
+        clear_session()
+        model = get_spec(name).build()
+        cached[name] = {"params": stats.trainable_params(model), "macs": stats.count_macs(model)}
+        del model
+    if missing:
+        clear_session()
+        _write_cache(path, cached)
+    return {n: cached[n] for n in names}
+
+
+def model_info(name):
+    """Everything known about a variant, with its parameter and FLOP counts."""
+    spec = get_spec(name)
+    counted = model_stats([name])[name]
+    pre = spec.preprocessing
+    return {
+        "name": spec.name,
+        "family": spec.family,
+        "paper": dataclasses.asdict(spec.paper),
+        "reference": {"source": spec.reference[0], "name": spec.reference[1]},
+        "default_kwargs": dict(spec.kwargs),
+        "input_size": list(pre.input_size),
+        "preprocessing": {"mean": list(pre.mean), "std": list(pre.std),
+                          "interpolation": pre.interpolation, "crop_pct": pre.crop_pct},
+        "params": counted["params"],
+        "paper_params": spec.paper_params,
+        "macs": counted["macs"],
+        "flops": 2 * counted["macs"],
+    }
