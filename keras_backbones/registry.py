@@ -104,11 +104,7 @@ def create_model(name, weights=None, **overrides):
     `weights` is None or a local file in the portable format (see `keras_backbones.weights`).
     `features_only=True` returns a model whose outputs are the feature maps at each stride.
     """
-    model = get_spec(name).build(**overrides)
-    if weights is not None:
-        from keras_backbones import weights as weights_lib
-        weights_lib.load_weights(model, weights)
-    return model
+    return get_spec(name).build(weights=weights, **overrides)
 
 
 # --- counted metadata ---------------------------------------------------------------------

@@ -1,3 +1,9 @@
 """The shared custom layers: one theme per file, used by every family that needs them."""
 
+from keras_backbones.layers.activations import HardSigmoid, HardSwish, ScaledTanh
+from keras_backbones.layers.attention import CBAM, ECA, SqueezeExcite
+from keras_backbones.layers.helpers import make_divisible
+from keras_backbones.layers.normalization import LocalResponseNormalization
 from keras_backbones.layers.pooling import AdaptiveAveragePooling2D, PaddedMaxPooling2D
+from keras_backbones.layers.regularization import LayerScale, StochasticDepth
+from keras_backbones.layers.shuffle import ChannelShuffle

@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
 from keras_backbones.backend import keras, register_serializable
@@ -65,22 +64,17 @@ class PaddedMaxPooling2D(keras.layers.Layer):
                 "padding": self.padding, "ceil_mode": self.ceil_mode}
 
 
-def adaptive_pool_matrix(in_size, out_size):
-    """(out, in) averaging weights of nn.AdaptiveAvgPool: window i is
-    [floor(i * in / out), ceil((i + 1) * in / out))."""
-    weights = np.zeros((out_size, in_size), np.float32)
-    for i in range(out_size):
-        start = (i * in_size) // out_size
-        end = -((-(i + 1) * in_size) // out_size)
-        weights[i, start:end] = 1.0 / (end - start)
-    return weights
+def adaptive_windows(in_size, out_size):
+    """nn.AdaptiveAvgPool's windows: [floor(i * in / out), ceil((i + 1) * in / out))."""
+    return [((i * in_size) // out_size, -((-(i + 1) * in_size) // out_size)) for i in range(out_size)]
 
 
 @register_serializable
 class AdaptiveAveragePooling2D(keras.layers.Layer):
     """nn.AdaptiveAvgPool2d(output_size): lets a fixed-size head (AlexNet's 6x6, VGG's 7x7)
     take any input size, as torchvision does. Identity when the size already matches, an
-    average pool when it divides evenly, else two small matmuls with PyTorch's windows."""
+    average pool when it divides evenly, else a mean over each of PyTorch's windows (static
+    slices: every op a TFLite builtin that quantizes to int8)."""
 
     def __init__(self, output_size, **kwargs):
         super().__init__(**kwargs)
@@ -92,15 +86,24 @@ class AdaptiveAveragePooling2D(keras.layers.Layer):
             raise ValueError(f"{self.name}: adaptive pooling needs a known input size; "
                              f"got {tuple(inputs.shape)}.")
         out_h, out_w = self.output_size
-        if (height, width) == (out_h, out_w):
-            return inputs
         if height % out_h == 0 and width % out_w == 0:
+            if (height, width) == (out_h, out_w):
+                return inputs
             window = (height // out_h, width // out_w)
             return tf.nn.avg_pool2d(inputs, ksize=window, strides=window, padding="VALID")
-        rows = tf.constant(adaptive_pool_matrix(height, out_h), dtype=inputs.dtype)
-        cols = tf.constant(adaptive_pool_matrix(width, out_w), dtype=inputs.dtype)
-        x = tf.einsum("oh,bhwc->bowc", rows, inputs)
-        return tf.einsum("pw,bowc->bopc", cols, x)
+        x = self._pool_axis(inputs, 1, height, out_h)
+        return self._pool_axis(x, 2, width, out_w)
+
+    @staticmethod
+    def _pool_axis(x, axis, in_size, out_size):
+        if in_size == out_size:
+            return x
+        cells = []
+        for start, end in adaptive_windows(in_size, out_size):
+            index = [slice(None)] * 4
+            index[axis] = slice(start, end)
+            cells.append(tf.reduce_mean(x[tuple(index)], axis=axis, keepdims=True))
+        return tf.concat(cells, axis=axis)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *self.output_size, input_shape[3])

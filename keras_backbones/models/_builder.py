@@ -13,6 +13,9 @@ POOLINGS = (None, "avg", "max")
 # (He normal, fan_out, for the ResNets); nn.Linear keeps U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 HE_NORMAL_FAN_OUT = {"class_name": "VarianceScaling",
                      "config": {"scale": 2.0, "mode": "fan_out", "distribution": "untruncated_normal"}}
+# kaiming_normal_ with its default mode (fan_in).
+HE_NORMAL_FAN_IN = {"class_name": "VarianceScaling",
+                    "config": {"scale": 2.0, "mode": "fan_in", "distribution": "untruncated_normal"}}
 TORCH_LINEAR_INIT = {"class_name": "VarianceScaling",
                      "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"}}
 NORMS = ("batch", "syncbatch", "group")
@@ -30,6 +33,13 @@ def check_arguments(name, *, include_top, classes, pooling, weights=None, featur
         raise ValueError(f"{name}: `pooling` must be one of None, 'avg' or 'max'; got {pooling!r}.")
     if weights is not None and not isinstance(weights, (str, bytes)) and not hasattr(weights, "__fspath__"):
         raise ValueError(f"{name}: `weights` must be None or a path to a weights file; got {weights!r}.")
+
+
+def check_choice(name, argument, value, allowed):
+    """A ValueError naming the argument and what it may be, unless `value` is allowed."""
+    if value not in allowed:
+        raise ValueError(f"{name}: `{argument}` must be one of "
+                         f"{', '.join(map(repr, allowed))}; got {value!r}.")
 
 
 def model_input(name, input_shape, input_tensor, *, default_size, min_size, channels=3,
@@ -96,18 +106,22 @@ def conv2d(x, filters, kernel_size, *, name, strides=1, padding=None, groups=1, 
         bias_initializer=bias_initializer, name=name)(x)
 
 
-def norm(x, *, name, kind="batch", epsilon=1e-5, momentum=0.1, groups=32):
+def norm(x, *, name, kind="batch", epsilon=1e-5, momentum=0.1, groups=32,
+         gamma_initializer="ones"):
     """Normalization by name. `momentum` is PyTorch's (Keras's is 1 - it).
 
     batch: BatchNormalization; syncbatch: BatchNormalization synchronized across replicas
     (for multi-device training with small per-device batches); group: GroupNormalization with
-    32 groups (Wu & He 2018, the "Rethinking ImageNet Pre-training" setting)."""
+    32 groups (Wu & He 2018, the "Rethinking ImageNet Pre-training" setting), or the largest
+    divisor of the channel count below that. gamma_initializer "zeros": timm's zero_init_last."""
     if kind in ("batch", "syncbatch"):
         return keras.layers.BatchNormalization(
-            axis=-1, epsilon=epsilon, momentum=1.0 - momentum,
+            axis=-1, epsilon=epsilon, momentum=1.0 - momentum, gamma_initializer=gamma_initializer,
             synchronized=kind == "syncbatch", name=name)(x)
     if kind == "group":
-        return keras.layers.GroupNormalization(groups=groups, axis=-1, epsilon=epsilon, name=name)(x)
+        return keras.layers.GroupNormalization(groups=math.gcd(groups, x.shape[-1]), axis=-1,
+                                               epsilon=epsilon, gamma_initializer=gamma_initializer,
+                                               name=name)(x)
     raise ValueError(f"`norm` must be one of {', '.join(NORMS)}; got {kind!r}.")
 
 
@@ -117,11 +131,12 @@ def activation(x, kind, *, name):
 
 def conv_norm_act(x, filters, kernel_size, *, name, strides=1, padding=None, groups=1,
                   act="relu", norm_kind="batch", epsilon=1e-5, conv_name="conv", norm_name="bn",
-                  act_name="relu", **conv_kwargs):
+                  act_name="relu", gamma_initializer="ones", **conv_kwargs):
     """conv -> norm -> activation, named `{name}_{conv_name}`, `{name}_{norm_name}`, ..."""
     x = conv2d(x, filters, kernel_size, strides=strides, padding=padding, groups=groups,
                name=f"{name}_{conv_name}", **conv_kwargs)
-    x = norm(x, kind=norm_kind, epsilon=epsilon, name=f"{name}_{norm_name}")
+    x = norm(x, kind=norm_kind, epsilon=epsilon, gamma_initializer=gamma_initializer,
+             name=f"{name}_{norm_name}")
     return activation(x, act, name=f"{name}_{act_name}")
 
 
@@ -156,15 +171,19 @@ def classifier(x, classes, *, classifier_activation, dropout_rate=0.0, flatten=F
 def dense(x, units, *, name, activation=None, kernel_initializer=TORCH_LINEAR_INIT,
           bias_initializer=None):
     """nn.Linear: its bias is initialized like its weight, U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    fan_in = x.shape[-1]
     if bias_initializer is None:
-        limit = 1.0 / math.sqrt(fan_in)
-        bias_initializer = keras.initializers.RandomUniform(minval=-limit, maxval=limit)
+        bias_initializer = torch_bias_init(x.shape[-1])
     return keras.layers.Dense(
         units=units, activation=activation,
         kernel_initializer=initializer(kernel_initializer)
         if isinstance(kernel_initializer, dict) else kernel_initializer,
         bias_initializer=bias_initializer, name=name)(x)
+
+
+def torch_bias_init(fan_in):
+    """PyTorch's default bias init for nn.Linear and nn.Conv2d: U(+-1/sqrt(fan_in))."""
+    limit = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(minval=-limit, maxval=limit)
 
 
 def output_activation(x, classifier_activation):
@@ -181,27 +200,38 @@ def global_pool(x, pooling):
 
 
 def make_model(inputs, x, *, name, include_top, pooling, classes, classifier_activation,
-               features=None, features_only=False, head=None, dropout_rate=0.0):
+               features=None, features_only=False, head=None, dropout_rate=0.0, weights=None,
+               logits_initializers=(TORCH_LINEAR_INIT, None)):
     """Closes a builder: the classifier (or pooling), or the feature pyramid.
 
     features: list of (stride, tensor) in network order; features_only keeps the last tensor
     at each stride, ordered by stride. head: a function (x) -> logits replacing the default
-    pool/dropout/dense head (its output goes through `classifier_activation`)."""
+    pool/dropout/dense head (its output goes through `classifier_activation`).
+    weights: None or a weights file to load into the finished model.
+    logits_initializers: (kernel, bias) of the default head's logits layer (bias None:
+    nn.Linear's default)."""
     model_inputs = source_inputs(inputs)
     if features_only:
         if not features:
             raise ValueError(f"{name} does not provide feature maps (features_only=True).")
-        by_stride = {}
-        for stride, tensor in features:
-            by_stride[stride] = tensor
-        outputs = [by_stride[s] for s in sorted(by_stride)]
-        return keras.Model(model_inputs, outputs, name=f"{name}_features")
+        by_stride = dict(features)  # the last tensor at each stride
+        # Named outputs: `stride8` says what each map is, for heads and for tests.
+        outputs = [keras.layers.Identity(name=f"stride{s}")(by_stride[s]) for s in sorted(by_stride)]
+        return _with_weights(keras.Model(model_inputs, outputs, name=f"{name}_features"), weights)
     if include_top:
         if head is not None:
             x = output_activation(head(x), classifier_activation)
         else:
             x = classifier(x, classes, classifier_activation=classifier_activation,
-                           dropout_rate=dropout_rate)
+                           dropout_rate=dropout_rate, kernel_initializer=logits_initializers[0],
+                           bias_initializer=logits_initializers[1])
     else:
         x = global_pool(x, pooling)
-    return keras.Model(model_inputs, x, name=name)
+    return _with_weights(keras.Model(model_inputs, x, name=name), weights)
+
+
+def _with_weights(model, weights):
+    if weights is not None:
+        from keras_backbones.weights import load_weights
+        load_weights(model, weights)
+    return model

@@ -64,14 +64,10 @@ def VGGNet(config, batch_norm=False, *, name="vgg", include_top=True, weights=No
     for index, convs in enumerate(CONFIGS[config], start=1):
         x = vgg_block(index, convs, batch_norm)(x)
         features.append((2 ** index, x))
-    model = B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                         classes=classes, classifier_activation=classifier_activation,
-                         features=features, features_only=features_only,
-                         head=vgg_classifier(classes, dropout_rate))
-    if weights is not None:
-        from keras_backbones import weights as weights_lib
-        weights_lib.load_weights(model, weights)
-    return model
+    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation,
+                        features=features, features_only=features_only, weights=weights,
+                        head=vgg_classifier(classes, dropout_rate))
 
 
 DOCSTRING = """{summary}

@@ -1,0 +1,1 @@
+"""Deployment: TFLite conversion (and, later, TF Serving SavedModels and TFMOT)."""

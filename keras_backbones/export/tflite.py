@@ -1,0 +1,75 @@
+"""TFLite conversion with builtin ops only, and running the result in LiteRT.
+
+Conversion goes through `TFLiteConverter.from_keras_model`, which works the same under Keras 3
+and tf-keras (a hand-made concrete function of a Keras 3 model reads its BatchNormalization
+variables uninitialized: NaN outputs). No SELECT_TF_OPS: a model that needs a TensorFlow op TFLite lacks
+fails to convert, which is the point (the artifact must run on a phone's stock runtime).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+QUANTIZATIONS = ("none", "int8")
+
+
+def convert(model, quantize="none", representative_data=None, int8_io=True):
+    """The .tflite bytes of `model`.
+
+    quantize: "none" (float32) or "int8" (full integer: weights and activations; needs
+    `representative_data`, an iterable of single input arrays without the batch axis).
+    int8_io: with "int8", make the input and output tensors int8 too (else float32)."""
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"`quantize` must be one of {', '.join(QUANTIZATIONS)}; got {quantize!r}.")
+    shape = model.inputs[0].shape
+    if any(d is None for d in shape[1:]):
+        raise ValueError(f"TFLite conversion needs a fixed input size; {model.name} takes {tuple(shape)}.")
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize == "int8":
+        if representative_data is None:
+            raise ValueError("int8 quantization needs `representative_data` (calibration inputs).")
+        samples = [np.asarray(sample, np.float32) for sample in representative_data]
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([sample[None]] for sample in samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if int8_io:
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def interpreter(content):
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=content)
+    runner.allocate_tensors()
+    return runner
+
+
+def op_names(content):
+    """The names of the operators in a .tflite model."""
+    return sorted({op["op_name"] for op in interpreter(content)._get_ops_details()})
+
+
+def run(content, inputs):
+    """Runs a .tflite model on a batch, one sample at a time; (de)quantizes int8 tensors.
+
+    Returns a list with one float32 array per output, batched."""
+    runner = interpreter(content)
+    (input_detail,) = runner.get_input_details()
+    output_details = runner.get_output_details()
+    results = [[] for _ in output_details]
+    for sample in np.asarray(inputs, np.float32):
+        value = sample[None]
+        if input_detail["dtype"] == np.int8:
+            scale, zero_point = input_detail["quantization"]
+            value = np.clip(np.round(value / scale + zero_point), -128, 127).astype(np.int8)
+        runner.set_tensor(input_detail["index"], value)
+        runner.invoke()
+        for out, detail in zip(results, output_details):
+            value = runner.get_tensor(detail["index"])
+            if detail["dtype"] == np.int8:
+                scale, zero_point = detail["quantization"]
+                value = (value.astype(np.float32) - zero_point) * scale
+            out.append(value[0])
+    return [np.stack(out) for out in results]

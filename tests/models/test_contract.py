@@ -1,0 +1,142 @@
+"""The verification contract (DESIGN.md), over the whole registry.
+
+Run twice by the README's test command: under Keras 3 and under tf-keras
+(TF_USE_LEGACY_KERAS=1), so every check here holds under both.
+"""
+
+import math
+import os
+import tempfile
+
+import numpy as np
+import pytest
+
+from keras_backbones import registry, stats
+from keras_backbones.backend import LEGACY_KERAS, clear_session, keras, set_dtype_policy
+from keras_backbones.export import tflite
+from keras_backbones.weights import load_weights, save_weights
+from tests import support
+
+ALL = registry.list_models()
+REPRESENTATIVES = support.representatives()
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    clear_session()
+    yield
+    set_dtype_policy("float32")
+    clear_session()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_parameter_count_matches_reference(name):
+    spec = registry.get_spec(name)
+    row = support.reference_params(name)
+    assert row is not None, f"{name} is not in params.tsv"
+    count = stats.trainable_params(spec.build())
+    if row["params"] is not None:
+        assert count == row["params"]
+    else:  # no code reference: the paper's rounded figure
+        assert spec.paper_params, f"{name}: neither params.tsv nor the registry gives a count"
+        assert abs(count - spec.paper_params) <= 0.005 * spec.paper_params, (count, spec.paper_params)
+
+
+@pytest.mark.parametrize("row", [r for r in support.reference_rows() if r["kwargs"] and r["name"] in ALL],
+                         ids=lambda r: r["variant"])
+def test_parameter_count_of_listed_options(row):
+    count = stats.trainable_params(registry.create_model(row["name"], **row["kwargs"]))
+    assert count == row["params"]
+
+
+def test_every_listed_variant_of_an_implemented_family_is_registered():
+    implemented = set(support.families())
+    missing = [r["variant"] for r in support.reference_rows()
+               if any(r["family"].startswith(f) for f in implemented) and r["name"] not in ALL]
+    assert not missing
+
+
+def test_vendored_params_table_matches_shared():
+    if not support.SHARED_PARAMS_TSV.exists():
+        pytest.skip("no ../shared checkout beside this repository")
+    assert support.PARAMS_TSV.read_text() == support.SHARED_PARAMS_TSV.read_text()
+
+
+@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_forward_at_small_input(name, policy):
+    set_dtype_policy(policy)
+    shape = support.small_shape(name)
+    model = registry.create_model(name, input_shape=shape)
+    # Under mixed precision, the training-mode pass (batch statistics) is the one that runs in
+    # float16 in practice; an untrained deep residual net in inference mode (BatchNorm an
+    # identity) grows its residual stream past float16's range, as the references do.
+    out = model(support.random_images(shape), training=policy != "float32")
+    classes = registry.get_spec(name).kwargs.get("classes", 1000)
+    assert tuple(out.shape) == (2, classes)
+    out = np.asarray(out)
+    assert out.dtype == np.float32
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-3)  # softmax probabilities
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_keras_file_round_trip(name, tmp_path):
+    shape = support.small_shape(name)
+    model = registry.create_model(name, input_shape=shape, classifier_activation=None)
+    images = support.random_images(shape)
+    expected = np.asarray(model(images, training=False))
+    path = str(tmp_path / f"{name}.keras")
+    model.save(path)
+    restored = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(restored(images, training=False)), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_portable_weights_round_trip(name, tmp_path):
+    shape = support.small_shape(name)
+    source = registry.create_model(name, input_shape=shape, classifier_activation=None)
+    target = registry.create_model(name, input_shape=shape, classifier_activation=None)
+    images = support.random_images(shape)
+    path = save_weights(source, tmp_path / "w.npz")
+    load_weights(target, path)
+    np.testing.assert_array_equal(np.asarray(target(images, training=False)),
+                                  np.asarray(source(images, training=False)))
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_features_only_strides(name):
+    shape = support.small_shape(name)
+    model = registry.create_model(name, input_shape=shape, features_only=True)
+    outputs = model(support.random_images(shape), training=False)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    names = [n.split("/")[0] for n in model.output_names]
+    strides = [int(n.removeprefix("stride")) for n in names]
+    assert strides == sorted(set(strides)) and strides[-1] >= 4, names
+    for out, stride in zip(outputs, strides):
+        assert math.log2(stride).is_integer(), strides
+        for size, side in zip(out.shape[1:3], shape[:2]):
+            # "same"-padded networks give exactly ceil(side / stride); "valid" ones (LeNet,
+            # AlexNet) lose a border on the way.
+            assert side / stride / 2 <= size <= math.ceil(side / stride), (names, out.shape)
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVES)
+def test_tflite_float32_and_int8_builtins(name):
+    shape = support.small_shape(name)
+    model = registry.create_model(name, input_shape=shape, classes=10, classifier_activation=None)
+    images = support.random_images(shape, batch=4, seed=1)
+    expected = np.asarray(model(images, training=False))
+
+    float_model = tflite.convert(model)
+    assert not [op for op in tflite.op_names(float_model) if op.startswith("Flex") or op == "CUSTOM"]
+    (got,) = tflite.run(float_model, images)
+    scale = max(1.0, float(np.abs(expected).max()))
+    np.testing.assert_allclose(got, expected, atol=1e-4 * scale)
+
+    calibration = support.random_images(shape, batch=16, seed=2)
+    int8_model = tflite.convert(model, quantize="int8", representative_data=calibration)
+    (quantized,) = tflite.run(int8_model, images)
+    # int8 keeps the function: the quantized logits follow the float ones closely.
+    correlation = np.corrcoef(quantized.ravel(), expected.ravel())[0, 1]
+    assert correlation > 0.9, correlation

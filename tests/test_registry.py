@@ -1,0 +1,77 @@
+"""The registry, its metadata, the top-level constructors and the `keras-backbones` command."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import keras_backbones
+from keras_backbones import registry, stats
+from tests import support
+
+
+def test_list_models_by_pattern():
+    assert registry.list_models("vgg1[13]") == ["vgg11", "vgg13"]
+    assert "vgg16_bn" in registry.list_models("vgg*")
+    assert registry.list_models("nothing*") == []
+
+
+def test_public_constructors_are_top_level():
+    assert keras_backbones.VGG16 is registry.get_spec("vgg16").builder
+    assert keras_backbones.LeNet5 is registry.get_spec("lenet5").builder
+    assert "Simonyan" in keras_backbones.VGG16.__doc__
+
+
+def test_model_info_metadata_is_complete_and_counted(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_BACKBONES_CACHE", str(tmp_path))
+    info = registry.model_info("lenet5")
+    assert info["family"] == "LeNet-5"
+    assert info["paper"]["year"] == 1998
+    assert info["input_size"] == [32, 32, 1]
+    assert set(info["preprocessing"]) == {"mean", "std", "interpolation", "crop_pct"}
+    assert info["params"] == 61706
+    # MACs counted by walking the layers: C1 28*28*6*25, C3 10*10*16*150, C5 120*400, F6, output.
+    assert info["macs"] == 28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 120 * 400 + 120 * 84 + 84 * 10
+    assert info["flops"] == 2 * info["macs"]
+    assert list(tmp_path.glob("model_stats-*.json")), "counts are cached"
+    assert registry.model_info("lenet5") == info
+
+
+def test_vgg16_macs_match_torchvision():
+    # torchvision's model card: vgg16 15.47 GFLOPS (multiply-accumulates), 224x224.
+    assert round(stats.count_macs(registry.create_model("vgg16")) / 1e9, 2) == 15.47
+
+
+def test_every_variant_has_metadata():
+    for name in registry.list_models():
+        spec = registry.get_spec(name)
+        assert spec.family and spec.paper.title and spec.paper.year
+        assert spec.reference[0] and spec.reference[1]
+        assert len(spec.preprocessing.input_size) == 3
+
+
+def run_cli(*args, tmp_path):
+    env = {**os.environ, "KERAS_BACKBONES_CACHE": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "keras_backbones.cli", *args], env=env,
+                          capture_output=True, text=True, cwd=support.ROOT, timeout=600)
+
+
+def test_cli_list_prints_params_and_flops(tmp_path):
+    result = run_cli("list", "vgg1[13]*", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["name", "family", "params", "GMACs", "GFLOPs"]
+    vgg11 = next(l for l in lines if l.startswith("vgg11 ")).split()
+    assert vgg11[:3] == ["vgg11", "VGG", "132.86M"] and float(vgg11[3]) == pytest.approx(7.609, abs=1e-3)
+
+
+def test_cli_info_and_errors(tmp_path):
+    result = run_cli("info", "lenet5", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "61,706 trainable" in result.stdout and "Gradient-Based Learning" in result.stdout
+    assert "Total params" in result.stdout  # the model summary
+    result = run_cli("info", "lenet6", tmp_path=tmp_path)
+    assert result.returncode == 2 and "Closest names: lenet5" in result.stderr
+    result = run_cli("frobnicate", tmp_path=tmp_path)
+    assert result.returncode != 0 and "Unknown command" in result.stderr
