@@ -4,19 +4,18 @@
     keras-backbones info NAME          a variant's metadata and its model summary
 """
 
+import os
 import sys
 
-from absl import app, flags
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+
+from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("family", None, "list: only the variants of this family.")
 flags.DEFINE_boolean("summary", True, "info: print the Keras model summary too.")
 
 USAGE = __doc__.strip()
-
-
-def _millions(n):
-    return f"{n / 1e6:.2f}M"
 
 
 def cmd_list(args):
@@ -33,8 +32,8 @@ def cmd_list(args):
     rows = [("name", "family", "params", "GMACs", "GFLOPs")]
     for name in names:
         counted = stats[name]
-        rows.append((name, registry.get_spec(name).family, _millions(counted["params"]),
-                     f"{counted['macs'] / 1e9:.3f}", f"{2 * counted['macs'] / 1e9:.3f}"))
+        rows.append((name, registry.get_spec(name).family, f"{counted['params']:,}",
+                     f"{counted['macs'] / 1e9:.4g}", f"{2 * counted['macs'] / 1e9:.4g}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)

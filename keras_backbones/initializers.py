@@ -1,8 +1,29 @@
-"""Initializers that papers prescribe and Keras lacks."""
+"""Initializers of the references, as Keras configs (each use gets a fresh instance: a shared
+unseeded initializer can repeat its values), and the ones papers prescribe that Keras lacks."""
+
+import copy
 
 import tensorflow as tf
 
 from keras_backbones.backend import keras, register_serializable
+
+
+# nn.init.kaiming_normal_(mode="fan_out"): how torchvision and timm initialize convolutions.
+HE_NORMAL_FAN_OUT = {"class_name": "VarianceScaling",
+                     "config": {"scale": 2.0, "mode": "fan_out", "distribution": "untruncated_normal"}}
+# nn.init.kaiming_normal_ with its default mode (fan_in).
+HE_NORMAL_FAN_IN = {"class_name": "VarianceScaling",
+                    "config": {"scale": 2.0, "mode": "fan_in", "distribution": "untruncated_normal"}}
+# PyTorch's default for nn.Linear / nn.Conv weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+TORCH_DEFAULT_UNIFORM = {"class_name": "VarianceScaling",
+                         "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"}}
+
+
+def get(identifier):
+    """A fresh initializer from a name, a config dict or an instance."""
+    if isinstance(identifier, (str, dict)):
+        return keras.initializers.get(copy.deepcopy(identifier))
+    return identifier
 
 
 @register_serializable

@@ -63,7 +63,7 @@ def test_cli_list_prints_params_and_flops(tmp_path):
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["name", "family", "params", "GMACs", "GFLOPs"]
     vgg11 = next(l for l in lines if l.startswith("vgg11 ")).split()
-    assert vgg11[:3] == ["vgg11", "VGG", "132.86M"] and float(vgg11[3]) == pytest.approx(7.609, abs=1e-3)
+    assert vgg11[:3] == ["vgg11", "VGG", "132,863,336"] and float(vgg11[3]) == pytest.approx(7.609, abs=1e-3)
 
 
 def test_cli_info_and_errors(tmp_path):
@@ -75,3 +75,9 @@ def test_cli_info_and_errors(tmp_path):
     assert result.returncode == 2 and "Closest names: lenet5" in result.stderr
     result = run_cli("frobnicate", tmp_path=tmp_path)
     assert result.returncode != 0 and "Unknown command" in result.stderr
+
+
+def test_readme_lists_every_variant():
+    readme = (support.ROOT / "README.md").read_text()
+    missing = [name for name in registry.list_models() if f"`{name}`" not in readme]
+    assert not missing, f"README's model table lacks {missing}"

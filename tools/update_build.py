@@ -28,7 +28,7 @@ def _list(items, indent=8):
 def render():
     package = _files("*.py", "keras_backbones")
     tests = [p for p in _files("test_*.py", "tests")]
-    support = [p for p in _files("*.py", "tests") if p not in tests]
+    support = [p for p in _files("*.py", "tests") if p not in tests] + _files("*.py", "tools")
     data = _files("*", "tests/data")
     out = [HEADER]
     out.append(f'py_library(\n    name = "keras_backbones",\n    srcs = {_list(package)},\n'

@@ -38,17 +38,39 @@ def convert(model, quantize="none", representative_data=None, int8_io=True):
     return converter.convert()
 
 
-def interpreter(content):
-    from ai_edge_litert.interpreter import Interpreter
+def interpreter(content, delegates=True):
+    """A LiteRT interpreter; delegates=False reads the model's own ops (XNNPACK, the default
+    delegate, would replace the ops it takes by one DELEGATE node)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    runner = Interpreter(model_content=content)
+    resolver = (OpResolverType.AUTO if delegates
+                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    runner = Interpreter(model_content=content, experimental_op_resolver_type=resolver)
     runner.allocate_tensors()
     return runner
 
 
+def op_dtypes(content):
+    """[(op name, sorted dtype names of its input and output tensors)] of a .tflite model.
+
+    "Full int8" must be checked here: TFLITE_BUILTINS_INT8 does not fail on an op without an
+    int8 kernel (POW, LOCAL_RESPONSE_NORMALIZATION), it keeps it in float between DEQUANTIZE
+    and QUANTIZE."""
+    runner = interpreter(content, delegates=False)
+    dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in runner.get_tensor_details()}
+    return [(op["op_name"], sorted({dtypes[i] for i in (*op["inputs"], *op["outputs"]) if i >= 0}))
+            for op in runner._get_ops_details()]
+
+
 def op_names(content):
     """The names of the operators in a .tflite model."""
-    return sorted({op["op_name"] for op in interpreter(content)._get_ops_details()})
+    return sorted({name for name, _ in op_dtypes(content)})
+
+
+def float_ops(content):
+    """The ops of a quantized model that still compute in floating point."""
+    return [(name, types) for name, types in op_dtypes(content)
+            if any(t.startswith("float") for t in types)]
 
 
 def run(content, inputs):

@@ -10,22 +10,16 @@ import math
 
 import tensorflow as tf
 
+from keras_backbones import initializers
 from keras_backbones.backend import keras, register_serializable
 from keras_backbones.layers import activations
 from keras_backbones.layers.helpers import make_divisible
 
-# nn.init.kaiming_normal_(mode="fan_out"), how timm's ResNets and EfficientNets initialize the
-# SE convolutions, and the official CBAM its spatial convolution.
-CONV_FAN_OUT_NORMAL = {"class_name": "VarianceScaling",
-                       "config": {"scale": 2.0, "mode": "fan_out", "distribution": "untruncated_normal"}}
-# PyTorch's default for nn.Linear / nn.Conv1d weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-TORCH_DEFAULT_UNIFORM = {"class_name": "VarianceScaling",
-                         "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"}}
-
-
-def _initializer(identifier):
-    """A fresh initializer per weight (a shared unseeded instance can repeat its values)."""
-    return keras.initializers.get(copy.deepcopy(identifier))
+# kaiming_normal_(fan_out): how timm's ResNets and EfficientNets initialize the SE
+# convolutions, and the official CBAM its spatial convolution.
+CONV_FAN_OUT_NORMAL = initializers.HE_NORMAL_FAN_OUT
+TORCH_DEFAULT_UNIFORM = initializers.TORCH_DEFAULT_UNIFORM
+_initializer = initializers.get
 
 
 def _build(sublayer, input_shape):

@@ -4,6 +4,7 @@ features_only, and convolution / normalization / pooling with PyTorch's padding 
 
 import math
 
+from keras_backbones import initializers
 from keras_backbones.backend import keras
 from keras_backbones.layers import PaddedMaxPooling2D
 
@@ -11,18 +12,10 @@ POOLINGS = (None, "avg", "max")
 
 # PyTorch's defaults: nn.Conv2d weights are usually re-initialized by the reference
 # (He normal, fan_out, for the ResNets); nn.Linear keeps U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-HE_NORMAL_FAN_OUT = {"class_name": "VarianceScaling",
-                     "config": {"scale": 2.0, "mode": "fan_out", "distribution": "untruncated_normal"}}
-# kaiming_normal_ with its default mode (fan_in).
-HE_NORMAL_FAN_IN = {"class_name": "VarianceScaling",
-                    "config": {"scale": 2.0, "mode": "fan_in", "distribution": "untruncated_normal"}}
-TORCH_LINEAR_INIT = {"class_name": "VarianceScaling",
-                     "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"}}
+HE_NORMAL_FAN_OUT = initializers.HE_NORMAL_FAN_OUT
+HE_NORMAL_FAN_IN = initializers.HE_NORMAL_FAN_IN
+TORCH_LINEAR_INIT = initializers.TORCH_DEFAULT_UNIFORM
 NORMS = ("batch", "syncbatch", "group")
-
-
-def initializer(config):
-    return keras.initializers.get(dict(config, config=dict(config["config"])))
 
 
 def check_arguments(name, *, include_top, classes, pooling, weights=None, features_only=False):
@@ -101,9 +94,8 @@ def conv2d(x, filters, kernel_size, *, name, strides=1, padding=None, groups=1, 
     return keras.layers.Conv2D(
         filters=filters, kernel_size=(kh, kw), strides=strides,
         padding="same" if same else "valid", dilation_rate=dilation, groups=groups,
-        use_bias=use_bias, kernel_initializer=initializer(kernel_initializer)
-        if isinstance(kernel_initializer, dict) else kernel_initializer,
-        bias_initializer=bias_initializer, name=name)(x)
+        use_bias=use_bias, kernel_initializer=initializers.get(kernel_initializer),
+        bias_initializer=initializers.get(bias_initializer), name=name)(x)
 
 
 def norm(x, *, name, kind="batch", epsilon=1e-5, momentum=0.1, groups=32,
@@ -174,10 +166,8 @@ def dense(x, units, *, name, activation=None, kernel_initializer=TORCH_LINEAR_IN
     if bias_initializer is None:
         bias_initializer = torch_bias_init(x.shape[-1])
     return keras.layers.Dense(
-        units=units, activation=activation,
-        kernel_initializer=initializer(kernel_initializer)
-        if isinstance(kernel_initializer, dict) else kernel_initializer,
-        bias_initializer=bias_initializer, name=name)(x)
+        units=units, activation=activation, kernel_initializer=initializers.get(kernel_initializer),
+        bias_initializer=initializers.get(bias_initializer), name=name)(x)
 
 
 def torch_bias_init(fan_in):

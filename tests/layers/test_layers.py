@@ -10,31 +10,14 @@ import pytest
 import tensorflow as tf
 
 from keras_backbones import backend, stats
-from keras_backbones.export import tflite
 from keras_backbones.backend import keras
+from keras_backbones.export import tflite
 from keras_backbones.layers import (
     CBAM, ECA, AdaptiveAveragePooling2D, ChannelShuffle, HardSigmoid, HardSwish, LayerScale,
     LocalResponseNormalization, PaddedMaxPooling2D, ScaledTanh, SqueezeExcite, StochasticDepth,
     make_divisible)
 
-# --- TFLite --------------------------------------------------------------------------------
-
-
-def tflite_op_dtypes(content):
-    """[(op name, sorted dtype names of its input and output tensors)] of a TFLite model, read
-    without the default XNNPACK delegate (which would hide the ops it takes as DELEGATE).
-
-    Needed because TFLITE_BUILTINS_INT8 does not fail on an op without an int8 kernel (POW,
-    LOCAL_RESPONSE_NORMALIZATION): the converter keeps it in float between DEQUANTIZE and
-    QUANTIZE, so "full int8" has to be checked on the tensors."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    interpreter = Interpreter(
-        model_content=content,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter.allocate_tensors()
-    dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in interpreter.get_tensor_details()}
-    return [(op["op_name"], sorted({dtypes[i] for i in (*op["inputs"], *op["outputs"]) if i >= 0}))
-            for op in interpreter._get_ops_details()]
+# --- TFLite inspection ---------------------------------------------------------------------
 
 
 # --- NumPy references ---------------------------------------------------------------------
@@ -388,7 +371,7 @@ def test_xla(case):
 def test_tflite_float32(case):
     model, _ = make_model(case)
     content = tflite.convert(model)
-    ops = [name for name, _ in tflite_op_dtypes(content)]
+    ops = [name for name, _ in tflite.op_dtypes(content)]
     assert not {"CUSTOM", "VAR_HANDLE", "READ_VARIABLE"} & set(ops), ops
     x = random_inputs(case, batch=1, seed=1)
     assert_close(tflite.run(content, x)[0], model(x, training=False).numpy())
@@ -399,7 +382,7 @@ def test_tflite_int8(case):
     calibration = random_inputs(case, batch=16, seed=10)
     content = tflite.convert(model, quantize="int8", representative_data=calibration)
     # Every op runs in int8: no float tensor anywhere (int32 for biases and shapes).
-    op_dtypes = tflite_op_dtypes(content)
+    op_dtypes = tflite.op_dtypes(content)
     assert all(set(dtypes) <= {"int8", "int32"} for _, dtypes in op_dtypes), op_dtypes
     x = calibration[:1]  # within the calibrated ranges: this measures rounding, not clipping
     expected = model(x, training=False).numpy()

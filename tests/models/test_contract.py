@@ -49,10 +49,15 @@ def test_parameter_count_of_listed_options(row):
     assert count == row["params"]
 
 
+# Variants of an implemented family that land with another issue's families.
+DEFERRED = {"eca_mobilenet_v2": "built on MobileNetV2: the mobile-families issue"}
+
+
 def test_every_listed_variant_of_an_implemented_family_is_registered():
     implemented = set(support.families())
     missing = [r["variant"] for r in support.reference_rows()
-               if any(r["family"].startswith(f) for f in implemented) and r["name"] not in ALL]
+               if any(r["family"].startswith(f) for f in implemented)
+               and r["name"] not in ALL and r["name"] not in DEFERRED]
     assert not missing
 
 
@@ -125,6 +130,7 @@ def test_features_only_strides(name):
 def test_tflite_float32_and_int8_builtins(name):
     shape = support.small_shape(name)
     model = registry.create_model(name, input_shape=shape, classes=10, classifier_activation=None)
+    support.redraw_kernels(model)
     images = support.random_images(shape, batch=4, seed=1)
     expected = np.asarray(model(images, training=False))
 
@@ -136,6 +142,7 @@ def test_tflite_float32_and_int8_builtins(name):
 
     calibration = support.random_images(shape, batch=16, seed=2)
     int8_model = tflite.convert(model, quantize="int8", representative_data=calibration)
+    assert not tflite.float_ops(int8_model)  # every op computes in int8
     (quantized,) = tflite.run(int8_model, images)
     # int8 keeps the function: the quantized logits follow the float ones closely.
     correlation = np.corrcoef(quantized.ravel(), expected.ravel())[0, 1]
