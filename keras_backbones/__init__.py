@@ -1,6 +1,26 @@
-"""keras_backbones: every image-classification backbone, in Keras, equal to its reference."""
+"""keras_backbones: every image-classification backbone, in Keras, equal to its reference.
+
+The registry functions and the public constructors (`keras_backbones.ResNet50`, ...) load on
+first use, so that `import keras_backbones` (and the command line's start) does not import
+TensorFlow before the caller has configured it.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-from keras_backbones.registry import create_model, list_models, model_info  # noqa: E402
-from keras_backbones.models import *  # noqa: E402,F401,F403  (public constructors)
+_REGISTRY_FUNCTIONS = ("create_model", "list_models", "model_info")
+
+
+def __getattr__(name):
+    if name in _REGISTRY_FUNCTIONS:
+        return getattr(importlib.import_module("keras_backbones.registry"), name)
+    models = importlib.import_module("keras_backbones.models")
+    if name in models.__all__:
+        return getattr(models, name)
+    raise AttributeError(f"module 'keras_backbones' has no attribute {name!r}")
+
+
+def __dir__():
+    models = importlib.import_module("keras_backbones.models")
+    return sorted([*globals(), *_REGISTRY_FUNCTIONS, *models.__all__])

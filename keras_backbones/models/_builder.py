@@ -18,7 +18,7 @@ TORCH_LINEAR_INIT = initializers.TORCH_DEFAULT_UNIFORM
 NORMS = ("batch", "syncbatch", "group")
 
 
-def check_arguments(name, *, include_top, classes, pooling, weights=None, features_only=False):
+def check_arguments(name, *, include_top, classes, pooling, weights=None):
     """The argument checks every constructor needs, with errors that say what is allowed."""
     if not isinstance(classes, int) or classes < 1:
         raise ValueError(f"{name}: `classes` must be a positive integer; got {classes!r}.")
@@ -144,15 +144,12 @@ def max_pool(x, pool_size, *, name, strides=None, padding=0, ceil_mode=False):
 
 # --- heads and the model ----------------------------------------------------------------------
 
-def classifier(x, classes, *, classifier_activation, dropout_rate=0.0, flatten=False,
+def classifier(x, classes, *, classifier_activation, dropout_rate=0.0,
                kernel_initializer=TORCH_LINEAR_INIT, bias_initializer=None):
-    """Global average pool (or flatten), dropout, the logits layer, and the output activation.
+    """Global average pool, dropout, the logits layer, and the output activation.
 
     The activation runs in float32 so that mixed-precision models return float32 outputs."""
-    if flatten:
-        x = keras.layers.Flatten(name="flatten")(x)
-    else:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if dropout_rate:
         x = keras.layers.Dropout(rate=dropout_rate, name="head_dropout")(x)
     x = dense(x, classes, name="logits", kernel_initializer=kernel_initializer,

@@ -204,7 +204,7 @@ def ResNet(depth, block=None, *, groups=1, base_width=64, attention=None, stem_t
     drop_path_rate: stochastic depth of the last block, rising linearly from 0 (timm's rule).
     """
     B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights, features_only=features_only)
+                      weights=weights)
     block, layers = _stage_blocks(name, depth, block)
     B.check_choice(name, "attention", attention, (None, *ATTENTIONS))
     B.check_choice(name, "stem_type", stem_type, STEMS)

@@ -103,7 +103,7 @@ def ResNetV2(depth, *, name="resnetv2", include_top=True, weights=None, input_te
     if depth not in CONFIGS:
         raise ValueError(f"{name}: `depth` must be one of {sorted(CONFIGS)}; got {depth!r}.")
     B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights, features_only=features_only)
+                      weights=weights)
     B.check_choice(name, "norm", norm, B.NORMS)
     inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
     block, stage_blocks = CONFIGS[depth]
@@ -138,7 +138,7 @@ def WideResNetCIFAR(depth=28, width=10, dropout_rate=0.0, *, name="wide_resnet",
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"{name}: `dropout_rate` must be in [0, 1); got {dropout_rate!r}.")
     B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights, features_only=features_only)
+                      weights=weights)
     B.check_choice(name, "norm", norm, B.NORMS)
     inputs = B.model_input(name, input_shape, input_tensor, default_size=32, min_size=8)
     blocks = (depth - 4) // 6
