@@ -5,14 +5,12 @@ Run twice by the README's test command: under Keras 3 and under tf-keras
 """
 
 import math
-import os
-import tempfile
 
 import numpy as np
 import pytest
 
 from keras_backbones import registry, stats
-from keras_backbones.backend import LEGACY_KERAS, clear_session, keras, set_dtype_policy
+from keras_backbones.backend import clear_session, keras, set_dtype_policy
 from keras_backbones.export import tflite
 from keras_backbones.weights import load_weights, save_weights
 from tests import support
