@@ -12,20 +12,15 @@ import math
 from keras_backbones import registry
 from keras_backbones.backend import keras
 from keras_backbones.models import _builder as B
+from keras_backbones.models import resnet
 
 PAPER_V2 = registry.Paper("Identity Mappings in Deep Residual Networks", 2016, "1603.05027")
 PAPER_WRN = registry.Paper("Wide Residual Networks", 2016, "1605.07146")
 
-# Table 1 of the ResNet paper, as timm's resnetv2_*: the block and the number of blocks per
-# stage. Stage widths are 64, 128, 256, 512 (the 3x3 convolutions; bottlenecks output 4x).
-CONFIGS = {
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-    101: ("bottleneck", (3, 4, 23, 3)),
-    152: ("bottleneck", (3, 8, 36, 3)),
-}
-WIDTHS = (64, 128, 256, 512)
+# The ResNet paper's table 1 (block type and blocks per stage), as for the v1 ResNets; timm's
+# resnetv2_* use the same rows. Stage widths are those of the 3x3 convolutions.
+CONFIGS = resnet.DEPTHS
+WIDTHS = resnet.STAGE_PLANES
 
 # Table 1 of the WRN paper: three groups of n = (depth - 4) / 6 basic blocks, widths x k.
 WRN_GROUPS = ((16, 1), (32, 2), (64, 2))  # (base width, stride of the first block)
