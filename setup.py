@@ -17,6 +17,7 @@ setup(
         "absl-py>=1.4",
         "ml-collections>=0.1.1",
         "numpy>=1.26",
+        "safetensors>=0.4",  # reading .safetensors checkpoints, with NumPy
     ],
     extras_require={
         "test": [
@@ -29,7 +30,6 @@ setup(
             "torch==2.14.1",
             "torchvision==0.29.1",
             "timm>=1.0",
-            "safetensors>=0.4",
         ],
     },
     entry_points={"console_scripts": ["keras-backbones=keras_backbones.cli:run"]},

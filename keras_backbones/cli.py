@@ -2,9 +2,15 @@
 
     keras-backbones list [PATTERN]     name, family, parameters and FLOPs of each variant
     keras-backbones info NAME          a variant's metadata and its model summary
+    keras-backbones convert --name NAME [--source SOURCE] CHECKPOINT OUT.npz
+                                       a reference checkpoint -> the portable weights format
+    keras-backbones parity NAME [--sizes 224x224,160x192]
+                                       max |logits difference| against the reference at
+                                       random init (needs the parity extra)
 """
 
 import os
+import pathlib
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
@@ -14,6 +20,15 @@ from absl import app, flags  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_string("family", None, "list: only the variants of this family.")
 flags.DEFINE_boolean("summary", True, "info: print the Keras model summary too.")
+flags.DEFINE_string("name", None, "convert: the registered variant the checkpoint is of.")
+flags.DEFINE_string("source", None, "convert: whose names the checkpoint uses (torchvision, "
+                    "timm, official:...); default: the variant's reference.")
+flags.DEFINE_integer("classes", 1000, "convert: classes of the checkpoint's classifier.")
+flags.DEFINE_string("sizes", None, "parity: input sizes HxW, comma separated; default: the "
+                    "variant's input size and 160x192.")
+flags.DEFINE_string("references", None, "parity: a module whose build(source, name, options) "
+                    "builds references torchvision and timm lack; default: the repository's "
+                    "tests/parity/references.py when present.")
 
 USAGE = __doc__.strip()
 
@@ -72,7 +87,47 @@ def cmd_info(args):
         registry.create_model(args[0]).summary()
 
 
-COMMANDS = {"list": cmd_list, "info": cmd_info}
+def cmd_convert(args):
+    from keras_backbones import weights
+
+    if len(args) != 2 or not FLAGS.name:
+        raise app.UsageError("convert takes --name and two paths: keras-backbones convert "
+                             "--name resnet50 --source torchvision resnet50.pth resnet50.npz")
+    checkpoint, out = args
+    if not weights.is_checkpoint(checkpoint):
+        raise ValueError(f"{checkpoint} is not a reference checkpoint: expected one of "
+                         f"{', '.join(weights.CHECKPOINT_SUFFIXES)}.")
+    weights.convert_checkpoint(FLAGS.name, checkpoint, out, source=FLAGS.source,
+                               classes=FLAGS.classes)
+    print(f"Wrote {out}: {FLAGS.name} from {checkpoint}, in the portable format.")
+
+
+def cmd_parity(args):
+    from keras_backbones import parity, registry
+
+    if len(args) != 1:
+        raise app.UsageError("parity takes one model name: keras-backbones parity resnet50")
+    name = args[0]
+    spec = registry.get_spec(name)
+    sizes = (parity.parse_sizes(FLAGS.sizes) if FLAGS.sizes
+             else [spec.preprocessing.input_size[:2], (160, 192)])
+    references = FLAGS.references
+    repository_references = pathlib.Path(__file__).parent.parent / "tests/parity/references.py"
+    if references is None and repository_references.exists():
+        references = repository_references
+    print(f"{name} against {spec.reference[0]} {spec.reference[1]!r} at random init, "
+          "norm statistics randomized, eval mode:")
+    failed = False
+    for result in parity.compare(name, sizes, references=references):
+        failed |= not result.ok
+        print(f"  {result.size[0]}x{result.size[1]}: max |difference| {result.max_abs_diff:.3g}"
+              f" (tolerance {result.tolerance:.3g}, max |reference logit| "
+              f"{result.max_abs_reference:.3g}) {'ok' if result.ok else 'FAILED'}")
+    if failed:
+        raise ValueError(f"{name} differs from its reference beyond the tolerance.")
+
+
+COMMANDS = {"list": cmd_list, "info": cmd_info, "convert": cmd_convert, "parity": cmd_parity}
 
 
 def main(argv):
@@ -81,7 +136,7 @@ def main(argv):
                              f"Unknown command {argv[1]!r}. Commands: {', '.join(COMMANDS)}.\n\n{USAGE}")
     try:
         COMMANDS[argv[1]](argv[2:])
-    except ValueError as error:  # bad names and arguments: the message says what is allowed
+    except (ValueError, OSError) as error:  # bad names, arguments, files: the message says what
         print(f"keras-backbones: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,17 +1,28 @@
-"""Weights in the portable format, readable and writable under Keras 3 and tf-keras.
+"""Weights: the portable format, and import of reference (PyTorch) checkpoints.
 
-One `.npz` file (NumPy's zip of arrays, no pickle): the weights of each layer under
+The portable format is one `.npz` file (NumPy's zip of arrays, no pickle): the weights of each layer under
 "<layer name>/<index in layer.weights>", plus "__meta__", a JSON record of the model name,
 format version and the Keras that wrote it. Layer names are deterministic in every builder,
 so a file written by a model built under Keras 3 loads into the same model built under
 tf-keras (for TFMOT), and loading checks every name and shape: a missing weight, an unused
 one or a shape mismatch is an error that lists them, never a silent partial load.
+
+Reference checkpoints (torchvision, timm, official repositories) are state dicts, read from
+`.safetensors` with safetensors' NumPy API (no torch needed) or from `.pth`/`.pt`/`.bin` with
+torch. Each family module holds a `CHECKPOINTS` table, {source: CheckpointMap}, that names
+its Keras layers in the reference's terms; the tensors then convert by layer type (conv OIHW
+-> HWIO, depthwise -> HWCM, linear transposed, BatchNorm's four tensors) with the same
+all-or-nothing checks as the portable format.
 """
 
+import dataclasses
 import json
 import os
+import re
+import sys
 import tempfile
 import zipfile
+from typing import Callable, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -87,8 +98,13 @@ def _listing(items, limit=10):
     return ", ".join(items[:limit]) + more
 
 
-def load_weights(model, path):
-    """Loads a portable weights file into `model`, checking every name and shape."""
+def load_weights(model, path, *, variant=None, source=None):
+    """Loads a weights file into `model`, checking every name and shape: the portable format,
+    or a reference checkpoint (`CHECKPOINT_SUFFIXES`), converted with the name map of
+    `variant`'s family (by default the registered variant the model was built as) for
+    `source` (by default the variant's reference)."""
+    if is_checkpoint(path):
+        return _assign(model, import_checkpoint(model, path, variant=variant, source=source))
     meta, arrays = read_weights(path)
     targets = _model_arrays(model)
     missing = set(targets) - set(arrays)
@@ -97,18 +113,265 @@ def load_weights(model, path):
                   for key in set(targets) & set(arrays)
                   if tuple(arrays[key].shape) != tuple(targets[key].shape)]
     if missing or unused or mismatched:
-        problems = []
-        if meta.get("model") != model.name:
-            problems.append(f"the file holds weights of {meta.get('model')!r}, "
-                            f"the model is {model.name!r}")
-        if missing:
-            problems.append(f"{len(missing)} model weights not in the file: {_listing(missing)}")
-        if unused:
-            problems.append(f"{len(unused)} file weights not in the model: {_listing(unused)}")
-        if mismatched:
-            problems.append(f"{len(mismatched)} shape mismatches: {_listing(mismatched)}")
-        raise WeightsError(f"Cannot load {os.fspath(path)} into {model.name}: " + "; ".join(problems) + ".")
-    for key, weight in targets.items():
+        other_model = meta.get("model") != model.name
+        raise _refusal(f"Cannot load {os.fspath(path)} into {model.name}", [
+            ("model weights not in the file", missing),
+            ("file weights not in the model", unused),
+            ("shape mismatches", mismatched)],
+            hint=other_model and f"the file holds weights of {meta.get('model')!r}")
+    return _assign(model, arrays)
+
+
+def _refusal(what, sections, hint=None):
+    """A WeightsError that lists each non-empty (description, items) section."""
+    problems = [f"{len(items)} {description}: {_listing(items)}"
+                for description, items in sections if items]
+    return WeightsError(f"{what}: " + "; ".join(problems) + (f" ({hint})" if hint else "") + ".")
+
+
+def _assign(model, arrays):
+    for key, weight in _model_arrays(model).items():
         weight.assign(arrays[key].astype(weight.dtype.name if hasattr(weight.dtype, "name")
                                          else weight.dtype))
     return model
+
+
+# --- Reference checkpoints --------------------------------------------------------------------
+
+CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt", ".pth.tar")
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointMap:
+    """How a reference implementation names a family's layers.
+
+    names: (Keras module path, model) -> the reference module that holds its tensors
+        ("stage1_block1_se/reduce" -> "layer1.0.se.fc1"), or None where the reference has no
+        counterpart. A module path is a layer name, or "layer/sublayer" in a custom layer.
+    head: prefixes of the reference's classifier tensors, expected to go unused when the
+        model is built without its top (include_top=False, features_only).
+    flattened: {dense layer: the Flatten layer that feeds it}. The reference flattens
+        channels first, Keras channels last: these kernels' rows are permuted.
+    norm_epsilon: the reference's BatchNorm epsilon; a model whose norms differ is refused.
+    """
+
+    names: Callable[[str, object], Optional[str]]
+    head: Tuple[str, ...] = ()
+    flattened: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    norm_epsilon: float = 1e-5
+
+
+def is_checkpoint(path):
+    return os.fspath(path).lower().endswith(CHECKPOINT_SUFFIXES)
+
+
+# Buffers a reference keeps that Keras has no counterpart for.
+IGNORED_TENSORS = re.compile(r".*\.num_batches_tracked")
+_WRAPPER_KEYS = ("state_dict_ema", "state_dict", "model_ema", "model")  # training checkpoints
+
+
+def read_checkpoint(path):
+    """{tensor name: float32 array} of a reference state dict (.safetensors, or .pth with torch).
+
+    Training checkpoints ({"state_dict": ..., "optimizer": ...}) are unwrapped and the
+    "module." prefix of DataParallel checkpoints is dropped."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Checkpoint not found: {path}")
+    if path.lower().endswith(".safetensors"):
+        try:
+            from safetensors.numpy import load_file
+        except ImportError:
+            raise WeightsError("Reading .safetensors needs the safetensors package "
+                               "(pip install safetensors).") from None
+        try:
+            tensors = load_file(path)
+        except Exception as error:  # safetensors raises its own error types
+            raise WeightsError(f"{path} is not a readable .safetensors file: {error}") from None
+    else:
+        tensors = _read_torch(path)
+    tensors = {re.sub(r"^module\.", "", key): value for key, value in tensors.items()}
+    return {key: np.asarray(value, dtype=np.float32) if np.issubdtype(value.dtype, np.floating)
+            else np.asarray(value) for key, value in tensors.items()}
+
+
+def _read_torch(path):
+    try:
+        import torch
+    except ImportError:
+        raise WeightsError(f"Reading {path} needs torch (pip install 'keras-backbones[parity]'), "
+                           "or convert it to .safetensors first.") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises pickle, zip and runtime errors for a bad file
+        raise WeightsError(f"{path} is not a readable PyTorch checkpoint: {error}") from None
+    for key in _WRAPPER_KEYS:
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise WeightsError(f"{path} holds no state dict of tensors (found {type(state).__name__}"
+                           f" with keys {_listing(map(str, getattr(state, 'keys', list)()))}).")
+    return {key: value.detach().float().numpy() if value.is_floating_point()
+            else value.numpy() for key, value in state.items()}
+
+
+def checkpoint_map(variant, source=None):
+    """The `CheckpointMap` of a registered variant's family for `source` (default: the
+    variant's reference)."""
+    from keras_backbones import registry
+
+    spec = registry.get_spec(variant)
+    source = source or spec.reference[0]
+    maps = getattr(sys.modules[spec.builder.__module__], "CHECKPOINTS", {})
+    if source not in maps:
+        raise WeightsError(
+            f"No checkpoint import for {variant} from {source!r}: "
+            + (f"its family reads {', '.join(maps)}." if maps else
+               f"{variant}'s reference is {spec.reference[0]} {spec.reference[1]!r}, "
+               "which publishes no checkpoint to import."))
+    return maps[source]
+
+
+def _variant_of(model):
+    from keras_backbones import registry
+
+    for name in (model.name, re.sub(r"_features$", "", model.name)):
+        if name in registry.list_models():
+            return name
+    raise WeightsError(f"Cannot tell which registered variant {model.name!r} is, to map a "
+                       "reference checkpoint onto it: build it with "
+                       "create_model(NAME, weights=...) or pass variant=NAME.")
+
+
+# The reference tensor and conversion of each Keras weight, by layer type (most specific
+# class first in the layer's MRO) and weight name.
+def _conv_kernel(tensor, _):  # OIHW -> HWIO (grouped convs too: I is in/groups in both)
+    return tensor.transpose(2, 3, 1, 0)
+
+
+def _conv1d_kernel(tensor, _):  # OIK -> KIO
+    return tensor.transpose(2, 1, 0)
+
+
+def _depthwise_kernel(tensor, shape):  # (C*M, 1, H, W) -> (H, W, C, M)
+    channels, multiplier = shape[2], shape[3]
+    return tensor.reshape(channels, multiplier, *tensor.shape[2:]).transpose(2, 3, 0, 1)
+
+
+def _dense_kernel(tensor, _):  # (out, in) -> (in, out); a 1x1 conv head counts as linear
+    return tensor.reshape(tensor.shape[0], -1).T
+
+
+def _same(tensor, _):
+    return tensor
+
+
+_NORM = {"gamma": ("weight", _same), "beta": ("bias", _same),
+         "moving_mean": ("running_mean", _same), "moving_variance": ("running_var", _same)}
+_BIAS = {"bias": ("bias", _same)}
+CONVERSIONS = {
+    "DepthwiseConv2D": {"kernel": ("weight", _depthwise_kernel),
+                        "depthwise_kernel": ("weight", _depthwise_kernel), **_BIAS},
+    "Conv2D": {"kernel": ("weight", _conv_kernel), **_BIAS},
+    "Conv1D": {"kernel": ("weight", _conv1d_kernel), **_BIAS},
+    "Dense": {"kernel": ("weight", _dense_kernel), **_BIAS},
+    "BatchNormalization": _NORM,
+    "GroupNormalization": _NORM,
+    "LayerNormalization": _NORM,
+    "Embedding": {"embeddings": ("weight", _same)},
+}
+
+
+def _kind(layer):
+    """The layer's most specific class that `CONVERSIONS` knows, or None (a custom layer)."""
+    return next((cls.__name__ for cls in type(layer).__mro__ if cls.__name__ in CONVERSIONS), None)
+
+
+def _conversion(layer, weight_name):
+    kind = _kind(layer)
+    if kind is None:
+        return weight_name, _same  # a custom layer's own weight: the reference uses its name
+    return CONVERSIONS[kind].get(weight_name)
+
+
+def _modules(layer):
+    """(Keras module path, module) of a layer and of the sublayers that own weights."""
+    yield layer.name, layer
+    for sub in layer._flatten_layers(include_self=False, recursive=True):
+        yield f"{layer.name}/{sub.name}", sub
+
+
+def _weight_name(weight):  # "kernel" from Keras 3's "kernel" and tf-keras' "conv/kernel:0"
+    return weight.name.split("/")[-1].split(":")[0]
+
+
+def import_checkpoint(model, path, *, variant=None, source=None):
+    """{portable key: array} for `model` from a reference checkpoint, or a `WeightsError`
+    listing every reference tensor left unused, Keras weight left unfilled and shape that
+    does not match."""
+    variant = variant or _variant_of(model)
+    cmap = checkpoint_map(variant, source)
+    tensors = read_checkpoint(path)
+    arrays, used, unfilled, mismatched = {}, set(), [], []
+    for layer in model.layers:
+        owners = {}
+        for module_path, module in _modules(layer):
+            for weight in module.weights:  # sublayers come later: the innermost owner wins
+                owners[id(weight)] = (module_path, module)
+            if _kind(module) == "BatchNormalization" and not np.isclose(
+                    module.epsilon, cmap.norm_epsilon, rtol=1e-6, atol=0):
+                mismatched.append(f"{module_path}: epsilon {module.epsilon}, the reference's "
+                                  f"is {cmap.norm_epsilon}")
+        for index, weight in enumerate(layer.weights):
+            key = f"{layer.name}/{index}"
+            module_path, module = owners[id(weight)]
+            reference = cmap.names(module_path, model)
+            conversion = _conversion(module, _weight_name(weight))
+            if reference is None or conversion is None:
+                unfilled.append(f"{key} ({module_path}/{_weight_name(weight)})")
+                continue
+            tensor_name, convert = conversion
+            name = f"{reference}.{tensor_name}"
+            if name not in tensors:
+                unfilled.append(f"{key} ({module_path}/{_weight_name(weight)} <- {name})")
+                continue
+            used.add(name)
+            tensor = tensors[name]
+            if module_path in cmap.flattened and tensor.ndim == 2:  # flattened C,H,W -> H,W,C
+                h, w, c = model.get_layer(cmap.flattened[module_path]).input.shape[1:]
+                tensor = (tensor.reshape(-1, c, h, w).transpose(0, 2, 3, 1)
+                          .reshape(tensor.shape[0], -1))
+            expected = tuple(weight.shape)
+            try:
+                value = convert(tensor, expected)
+            except ValueError:
+                value = None
+            if value is None or tuple(value.shape) != expected:
+                mismatched.append(f"{key} <- {name}: checkpoint {tuple(tensor.shape)}, "
+                                  f"model {expected}")
+                continue
+            arrays[key] = value
+    unused = {name for name in set(tensors) - used if not IGNORED_TENSORS.fullmatch(name)}
+    if not any(layer.name == "logits" for layer in model.layers):  # built without its top
+        unused = {name for name in unused if not name.startswith(cmap.head)}
+    if unused or unfilled or mismatched:
+        other_classes = any(m.startswith("logits") for m in mismatched)
+        raise _refusal(
+            f"Cannot import {os.fspath(path)} into {model.name} (as {variant}, "
+            f"{source or 'its reference'} names)", [
+                ("model weights not filled", unfilled),
+                ("checkpoint tensors not used", unused),
+                ("mismatches", mismatched)],
+            hint=other_classes and "the classifier differs: build with the checkpoint's number "
+                                   "of classes, or include_top=False")
+    return arrays
+
+
+def convert_checkpoint(variant, checkpoint, out, *, source=None, **model_kwargs):
+    """Writes a reference checkpoint of `variant` in the portable format; returns `out`."""
+    from keras_backbones import registry
+
+    model = registry.create_model(variant, **model_kwargs)
+    _assign(model, import_checkpoint(model, checkpoint, variant=variant, source=source))
+    return save_weights(model, out)

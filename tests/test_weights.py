@@ -52,3 +52,30 @@ def test_save_is_atomic(tmp_path):
     path = tmp_path / "w.npz"
     save_weights(registry.create_model("lenet5"), path)
     assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]  # no temporary file left behind
+
+
+def test_depthwise_and_grouped_kernels_convert_to_torchs_function():
+    """A PyTorch depthwise weight (C*M, 1, kh, kw), whose output channel o reads input channel
+    o // M, converts to Keras' depthwise layout (kh, kw, C, M) and to a grouped convolution's
+    (kh, kw, 1, C*M); both compute PyTorch's function (no torch needed: written out in NumPy)."""
+    from keras_backbones import weights
+    from keras_backbones.backend import keras
+
+    rng = np.random.default_rng(0)
+    channels, multiplier, k = 3, 2, 3
+    torch_weight = rng.standard_normal((channels * multiplier, 1, k, k)).astype(np.float32)
+    x = rng.standard_normal((2, 6, 7, channels)).astype(np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))  # n,i,j,c,a,b
+    expected = np.einsum("nijoab,oab->nijo", windows[..., np.arange(channels * multiplier)
+                                                     // multiplier, :, :], torch_weight[:, 0])
+
+    depthwise = keras.layers.DepthwiseConv2D(kernel_size=k, depth_multiplier=multiplier,
+                                             use_bias=False)
+    depthwise.build(x.shape)
+    depthwise.set_weights([weights._depthwise_kernel(torch_weight, depthwise.weights[0].shape)])
+    grouped = keras.layers.Conv2D(filters=channels * multiplier, kernel_size=k, groups=channels,
+                                  use_bias=False)
+    grouped.build(x.shape)
+    grouped.set_weights([weights._conv_kernel(torch_weight, None)])
+    np.testing.assert_allclose(np.asarray(depthwise(x)), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(grouped(x)), expected, rtol=1e-5, atol=1e-5)

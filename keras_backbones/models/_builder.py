@@ -214,7 +214,15 @@ def make_model(inputs, x, *, name, include_top, pooling, classes, classifier_act
                            bias_initializer=logits_initializers[1])
     else:
         x = global_pool(x, pooling)
-    return _with_weights(keras.Model(model_inputs, x, name=name), weights)
+    model = keras.Model(model_inputs, x, name=name)
+    # Where a hidden state may be cut and mixed (manifold mixup, PatchUp): the stage outputs,
+    # each of which alone feeds the rest of the network. Not saved with the model.
+    model.block_boundaries = tuple(_layer_name(t) for _, t in features or ())
+    return _with_weights(model, weights)
+
+
+def _layer_name(tensor):
+    return tensor._keras_history[0].name  # the layer that made it, in both Kerases
 
 
 def _with_weights(model, weights):

@@ -10,7 +10,7 @@ size with include_top, pooled to 6x6 as torchvision does.
 
 import collections
 
-from keras_backbones import registry
+from keras_backbones import registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import AdaptiveAveragePooling2D, LocalResponseNormalization
 from keras_backbones.models import _builder as B
@@ -103,6 +103,15 @@ def AlexNet(layout="torchvision", *, include_top=True, weights=None, input_tenso
                         classes=classes, classifier_activation=classifier_activation,
                         features=features, features_only=features_only, weights=weights, head=head)
 
+
+# Checkpoint names of torchvision's alexnet (features: conv, ReLU, pool ...; classifier:
+# Dropout, Linear, ReLU, Dropout, Linear, ReLU, Linear).
+REFERENCE_NAMES = {"conv1": "features.0", "conv2": "features.3", "conv3": "features.6",
+                   "conv4": "features.8", "conv5": "features.10", "fc6": "classifier.1",
+                   "fc7": "classifier.4", "logits": "classifier.6"}
+CHECKPOINTS = {"torchvision": weights.CheckpointMap(
+    lambda path, model: REFERENCE_NAMES.get(path), head=("classifier.",),
+    flattened={"fc6": "flatten"})}
 
 DOCSTRING = """{summary}
 

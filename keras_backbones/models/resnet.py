@@ -21,9 +21,10 @@ Options of the paper and its descendants:
 
 import collections
 import dataclasses
+import re
 from typing import Optional
 
-from keras_backbones import registry
+from keras_backbones import registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import CBAM, ECA, SqueezeExcite, StochasticDepth
 from keras_backbones.models import _builder as B
@@ -263,6 +264,37 @@ Args:
 """
 
 TIMM = registry.Preprocessing(interpolation="bicubic")
+
+# Checkpoint names: torchvision's, which timm and the official ECA-Net and CBAM code share.
+# Blocks are layer{stage}.{block - 1}; their convK and bnK keep their names.
+REFERENCE_NAMES = {
+    "stem_conv": "conv1", "stem_bn": "bn1", "logits": "fc",
+    # timm's deep stem: one nn.Sequential (conv, bn, relu, conv, bn, relu, conv), then bn1
+    "stem_conv1": "conv1.0", "stem_bn1": "conv1.1", "stem_conv2": "conv1.3",
+    "stem_bn2": "conv1.4", "stem_conv3": "conv1.6", "stem_bn3": "bn1",
+}
+REFERENCE_BLOCK_NAMES = {
+    "downsample_conv": "downsample.0", "downsample_bn": "downsample.1",
+    "se/reduce": "se.fc1", "se/expand": "se.fc2",  # timm's SEModule
+    "eca/conv": "eca.conv",
+    "cbam/fc1": "cbam.ChannelGate.mlp.1", "cbam/fc2": "cbam.ChannelGate.mlp.3",
+    "cbam/spatial_conv": "cbam.SpatialGate.spatial.conv",
+    "cbam/spatial_bn": "cbam.SpatialGate.spatial.bn",
+}
+
+
+def reference_name(path, model=None):
+    match = re.fullmatch(r"stage(\d)_block(\d+)_(.+)", path)
+    if not match:
+        return REFERENCE_NAMES.get(path)
+    stage, block, part = match.groups()
+    part = part if re.fullmatch(r"(conv|bn)\d", part) else REFERENCE_BLOCK_NAMES.get(part)
+    return part and f"layer{stage}.{int(block) - 1}.{part}"
+
+
+_CHECKPOINT = weights.CheckpointMap(reference_name, head=("fc.",))
+CHECKPOINTS = {source: _CHECKPOINT for source in (
+    "torchvision", "timm", "official:BangguWu/ECANet", "official:Jongchan/attention-module")}
 
 
 def _register(name, family, paper, reference=None, **kwargs):

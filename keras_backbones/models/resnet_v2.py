@@ -8,8 +8,9 @@ normalization + ReLU precedes global pooling and the classifier.
 """
 
 import math
+import re
 
-from keras_backbones import registry
+from keras_backbones import registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.models import _builder as B
 from keras_backbones.models import resnet
@@ -149,6 +150,22 @@ def WideResNetCIFAR(depth=28, width=10, dropout_rate=0.0, *, name="wide_resnet",
                    pooling=pooling, classes=classes, classifier_activation=classifier_activation,
                    features_only=features_only, norm=norm,
                    logits_initializers=(B.TORCH_LINEAR_INIT, "zeros"))
+
+
+# Checkpoint names of timm's resnetv2_*: blocks are stages.{stage - 1}.blocks.{block - 1}; the
+# classifier is a 1x1 convolution (read as the dense kernel it is).
+REFERENCE_NAMES = {"stem_conv": "stem.conv", "final_norm": "norm", "logits": "head.fc"}
+
+
+def reference_name(path, model=None):
+    match = re.fullmatch(r"stage(\d)_block(\d+)_(norm\d|conv\d|downsample_conv)", path)
+    if not match:
+        return REFERENCE_NAMES.get(path)
+    stage, block, part = match.groups()
+    return f"stages.{int(stage) - 1}.blocks.{int(block) - 1}.{part.replace('_', '.')}"
+
+
+CHECKPOINTS = {"timm": weights.CheckpointMap(reference_name, head=("head.",))}
 
 
 def _docstring(reference_line, *, top, size, min_size, classes, extra_args, strides, features):

@@ -4,7 +4,7 @@ Five blocks of 3x3 convolutions (C adds a 1x1 convolution to blocks 3-5), each c
 2x2 max pool; then torchvision's adaptive 7x7 average pool and the 4096-4096 classifier.
 """
 
-from keras_backbones import registry
+from keras_backbones import registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import AdaptiveAveragePooling2D
 from keras_backbones.models import _builder as B
@@ -87,6 +87,22 @@ Args:
     dropout_rate: dropout of the two hidden classifier layers.
     features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
 """
+
+
+# Checkpoint names: torchvision's `features` is one nn.Sequential of the convolutions, norms,
+# ReLUs and pools, in the order of our layers; its classifier is Linear, ReLU, Dropout, x3.
+CLASSIFIER_NAMES = {"fc1": "classifier.0", "fc2": "classifier.3", "logits": "classifier.6"}
+
+
+def reference_name(path, model):
+    if path in CLASSIFIER_NAMES:
+        return CLASSIFIER_NAMES[path]
+    features = [layer.name for layer in model.layers if layer.name.startswith("block")]
+    return f"features.{features.index(path)}" if path in features else None
+
+
+CHECKPOINTS = {"torchvision": weights.CheckpointMap(reference_name, head=("classifier.",),
+                                                    flattened={"fc1": "flatten"})}
 
 
 def _register(name, reference=None, **kwargs):

@@ -1,0 +1,184 @@
+"""Numerical parity with the reference implementations (needs the `parity` extra: torch,
+torchvision, timm).
+
+The reference runs in a child process, which never imports TensorFlow (here, running a torch
+model after TensorFlow was imported crashes the process). It builds the reference at random
+init, randomizes every normalization's statistics and affine parameters (with the defaults,
+a missing or misplaced BatchNorm goes unnoticed), saves the state dict as `.safetensors` and
+records eval-mode logits for random images. This process loads that checkpoint through the
+package's own import (`create_model(name, weights=...)`) and compares the logits:
+max |Keras - reference| <= 1e-4 * max(1, max |reference|).
+
+    python -m keras_backbones.parity --source timm --name seresnet18 --sizes 224x224 --out DIR
+runs the reference side alone; `compare` runs both.
+"""
+
+import argparse
+import dataclasses
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+RELATIVE_TOLERANCE = 1e-4
+CHECKPOINT = "reference.safetensors"
+OUTPUTS = "reference_outputs.npz"
+
+
+def tolerance(reference_logits):
+    return RELATIVE_TOLERANCE * max(1.0, float(np.max(np.abs(reference_logits))))
+
+
+@dataclasses.dataclass
+class Result:
+    size: tuple
+    max_abs_diff: float
+    tolerance: float
+    max_abs_reference: float
+
+    @property
+    def ok(self):
+        return self.max_abs_diff <= self.tolerance
+
+
+# --- The reference side (child process: torch only) --------------------------------------------
+
+def build_reference(source, name, options=None, references=None):
+    """The reference torch module at random init. `references`: the path of a module whose
+    `build(source, name, options)` builds what torchvision and timm do not publish (official
+    repositories not on PyPI, the ResNet paper's options)."""
+    options = options or {}
+    if references:
+        spec = importlib.util.spec_from_file_location("parity_references", references)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        built = module.build(source, name, options)
+        if built is not None:
+            return built
+    if options or source not in ("torchvision", "timm"):
+        raise ValueError(f"No reference for {source} {name!r} with options {options}: "
+                         "torchvision and timm models are built by name, anything else needs "
+                         "a references module (tests/parity/references.py).")
+    if source == "torchvision":
+        import torchvision
+        return torchvision.models.get_model(name, weights=None)
+    import timm
+    return timm.create_model(name, pretrained=False)
+
+
+def randomize_norms(module, seed):
+    """Running statistics and affine parameters of every norm layer drawn at random."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+
+    def uniform(tensor, low, high):
+        with torch.no_grad():
+            tensor.copy_(torch.rand(tensor.shape, generator=generator) * (high - low) + low)
+
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._NormBase):  # BatchNorm*, InstanceNorm*
+            if layer.track_running_stats:
+                uniform(layer.running_mean, -0.5, 0.5)
+                uniform(layer.running_var, 0.5, 2.0)
+        if isinstance(layer, (torch.nn.modules.batchnorm._NormBase, torch.nn.GroupNorm,
+                              torch.nn.LayerNorm)):
+            if getattr(layer, "weight", None) is not None:
+                uniform(layer.weight, 0.5, 1.5)
+            if getattr(layer, "bias", None) is not None:
+                uniform(layer.bias, -0.5, 0.5)
+
+
+def run_reference(source, name, sizes, out, *, channels=3, options=None, seed=0, references=None):
+    """Writes the reference's checkpoint and its logits for random images at each size."""
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    model = build_reference(source, name, options, references)
+    randomize_norms(model, seed)
+    model.eval()
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+              os.path.join(out, CHECKPOINT))
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for i, (height, width) in enumerate(sizes):
+        images = rng.standard_normal((2, height, width, channels)).astype(np.float32)
+        with torch.no_grad():
+            logits = model(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous())
+        arrays[f"images{i}"] = images
+        arrays[f"logits{i}"] = logits.numpy()
+    np.savez(os.path.join(out, OUTPUTS), **arrays)
+
+
+# --- The Keras side ----------------------------------------------------------------------------
+
+def compare(variant, sizes=None, *, options=None, reference_options=None, seed=0,
+            references=None, timeout=900):
+    """[Result per size] of the registered `variant` (with `options`, its graph-changing
+    keyword arguments) against its reference (built with `reference_options`, by default the
+    same); sizes default to the variant's input size."""
+    from keras_backbones import registry
+
+    spec = registry.get_spec(variant)
+    height, width, channels = spec.preprocessing.input_size
+    sizes = [tuple(size) for size in (sizes or [(height, width)])]
+    options = dict(options or {})
+    reference_options = options if reference_options is None else reference_options
+    with tempfile.TemporaryDirectory(prefix="parity_") as out:
+        command = [sys.executable, "-m", "keras_backbones.parity", "--source", spec.reference[0],
+                   "--name", spec.reference[1], "--sizes", ",".join(f"{h}x{w}" for h, w in sizes),
+                   "--channels", str(channels), "--options", json.dumps(reference_options),
+                   "--seed", str(seed), "--out", out]
+        if references:
+            command += ["--references", os.fspath(references)]
+        child = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        if child.returncode != 0:
+            raise RuntimeError(f"The reference side of {variant} failed (exit "
+                               f"{child.returncode}):\n{child.stderr[-4000:]}")
+        outputs = np.load(os.path.join(out, OUTPUTS))
+        results = []
+        for i, (h, w) in enumerate(sizes):
+            model = registry.create_model(variant, weights=os.path.join(out, CHECKPOINT),
+                                          input_shape=(h, w, channels),
+                                          classifier_activation=None, **options)
+            reference = outputs[f"logits{i}"]
+            ours = np.asarray(model(outputs[f"images{i}"], training=False))
+            results.append(Result((h, w), float(np.max(np.abs(ours - reference))),
+                                  tolerance(reference), float(np.max(np.abs(reference)))))
+        return results
+
+
+def parse_sizes(text):
+    """"224x224,160x192" -> [(224, 224), (160, 192)]."""
+    try:
+        sizes = [tuple(int(n) for n in item.lower().split("x")) for item in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or any(len(size) != 2 or min(size) < 1 for size in sizes):
+        raise ValueError(f"Sizes are HEIGHTxWIDTH, comma separated (224x224,160x192); got {text!r}.")
+    return sizes
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="The reference side of a parity check.")
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--sizes", required=True, type=parse_sizes)
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--options", type=json.loads, default={})
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--references")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    run_reference(args.source, args.name, args.sizes, args.out, channels=args.channels,
+                  options=args.options, seed=args.seed, references=args.references)
+
+
+if __name__ == "__main__":
+    main()

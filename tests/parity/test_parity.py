@@ -1,0 +1,58 @@
+"""Numerical parity with the reference implementations (`pytest -m parity`; the parity extra).
+
+Each case builds the reference at random init with randomized norm statistics in a child
+process, imports its checkpoint through `create_model(name, weights=...)` and compares eval
+logits at the default size and at a non-square size: max |diff| <= 1e-4 * max(1, max |ref|).
+Cases: the smallest and the canonical variant of every family with a code reference, and
+every option that changes the graph.
+"""
+
+import pytest
+
+from keras_backbones import parity, registry
+from tests import support
+
+pytestmark = [pytest.mark.parity, support.needs_torch("the references are PyTorch models")]
+
+REFERENCES = support.ROOT / "tests" / "parity" / "references.py"
+NON_SQUARE = (160, 192)
+
+CASES = [
+    ("alexnet", {}),
+    ("vgg11", {}), ("vgg11_bn", {}), ("vgg16", {}),
+    ("resnet18", {}), ("resnet50", {}),
+    ("resnet50", {"variant": "v1"}),
+    ("resnet18", {"shortcut": "A"}), ("resnet50", {"shortcut": "A"}),
+    ("resnet18", {"shortcut": "C"}),
+    ("resnet18", {"norm": "group"}),
+    ("wide_resnet50_2", {}),
+    ("resnext50_32x4d", {}),
+    ("seresnet18", {}), ("seresnet50", {}), ("seresnext50_32x4d", {}),
+    ("senet154", {}),  # deep stem, half-width first 1x1, 3x3 projection shortcuts
+    ("eca_resnet18", {}), ("eca_resnet50", {}),
+    ("cbam_resnet18", {}), ("cbam_resnet50", {}),
+    ("resnetv2_18", {}), ("resnetv2_50", {}),
+]
+
+
+def _id(case):
+    name, options = case
+    return name + "".join(f"-{k}={v}" for k, v in options.items())
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_logits_equal_the_reference(case):
+    name, options = case
+    default = registry.get_spec(name).preprocessing.input_size[:2]
+    results = parity.compare(name, [default, NON_SQUARE], options=options, references=REFERENCES)
+    for result in results:
+        assert result.ok, (f"{name} {options} at {result.size}: max |diff| "
+                           f"{result.max_abs_diff:.3g} > {result.tolerance:.3g}")
+
+
+def test_the_check_tells_graphs_apart():
+    """A v1.5 ResNet-50 loads a v1 reference checkpoint (same shapes) but computes another
+    function: the parity check must see it."""
+    [result] = parity.compare("resnet50", options={}, reference_options={"variant": "v1"},
+                              references=REFERENCES)
+    assert not result.ok and result.max_abs_diff > 100 * result.tolerance
