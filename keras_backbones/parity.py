@@ -125,6 +125,9 @@ def compare(variant, sizes=None, *, options=None, reference_options=None, seed=0
     from keras_backbones import registry
 
     spec = registry.get_spec(variant)
+    if spec.reference[0] == "paper":
+        raise ValueError(f"{variant} has no code reference (it follows the paper: "
+                         f"{spec.reference[1]}), so there is nothing to compare it with.")
     height, width, channels = spec.preprocessing.input_size
     sizes = [tuple(size) for size in (sizes or [(height, width)])]
     options = dict(options or {})
