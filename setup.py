@@ -15,15 +15,18 @@ setup(
         "tensorflow-model-optimization>=0.8,<0.9",
         "keras-cv>=0.9,<0.10",
         "absl-py>=1.4",
-        "ml-collections>=0.1.1",
+        "ml-collections>=1.0",  # config_flags(accept_new_attributes=...)
         "numpy>=1.26",
         "safetensors>=0.4",  # reading .safetensors checkpoints, with NumPy
+        "scikit-learn>=1.4",  # the bundled digits: the main job's data
+        "matplotlib>=3.7",  # training curves and confusion matrices (PNG)
+        "tensorboard>=2.16",  # TensorFlow no longer pulls it in; the TensorBoard callback needs it
     ],
     extras_require={
         "test": [
             "pytest>=8",
             "pytest-xdist>=3.5",
-            "scikit-learn>=1.4",
+            "tensorflow-datasets>=4.9",  # the TFDS source (tests prepare a tiny local dataset)
             "ai-edge-litert>=1.2",
         ],
         "parity": [

@@ -7,6 +7,7 @@
     keras-backbones parity NAME [--sizes 224x224,160x192]
                                        max |logits difference| against the reference at
                                        random init (needs the parity extra)
+    keras-backbones train / evaluate   see `keras-backbones train --helpfull`
 """
 
 import os
@@ -16,6 +17,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 
 from absl import app, flags  # noqa: E402
+
+from keras_backbones import benchmark  # noqa: E402  (defines its flags)
+from keras_backbones.training import commands as training_commands  # noqa: E402  (its flags)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("family", None, "list: only the variants of this family.")
@@ -127,7 +131,9 @@ def cmd_parity(args):
         raise ValueError(f"{name} differs from its reference beyond the tolerance.")
 
 
-COMMANDS = {"list": cmd_list, "info": cmd_info, "convert": cmd_convert, "parity": cmd_parity}
+COMMANDS = {"list": cmd_list, "info": cmd_info, "convert": cmd_convert, "parity": cmd_parity,
+            "train": training_commands.train, "evaluate": training_commands.evaluate,
+            "benchmark": benchmark.main}
 
 
 def main(argv):

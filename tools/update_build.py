@@ -29,7 +29,7 @@ def render():
     package = _files("*.py", "keras_backbones")
     tests = [p for p in _files("test_*.py", "tests")]
     support = [p for p in _files("*.py", "tests") if p not in tests] + _files("*.py", "tools")
-    data = _files("*", "tests/data")
+    data = [p for p in _files("*", "tests/data") if p not in tests] + _files("*.py", "recipes")
     out = [HEADER]
     out.append(f'py_library(\n    name = "keras_backbones",\n    srcs = {_list(package)},\n'
                '    imports = ["."],\n)\n')

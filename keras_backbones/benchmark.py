@@ -1,0 +1,495 @@
+"""`keras-backbones benchmark`: how fast a model runs on this machine, beside keras.applications
+and beside the machine's own arithmetic limit.
+
+    keras-backbones benchmark NAME [--mode infer|train|tflite] [--batch 16] [--size S]
+        [--against keras.applications.X] [--jit] [--repeats 10] [--warmup 2]
+
+Method. Everything measured is a *contender* whose one call is one step: our model, the
+--against model, and a float32 matmul probe (a few large `tf.matmul`s in a `tf.function`, the
+machine's practical peak). Each contender runs once untimed (tracing, compilation, delegate
+set-up) and `--warmup` more times, then the timed repetitions run round-robin, the order
+reversed every other round: on a shared, noisy machine a slow spell slows every contender of
+its round alike, so the figure is the ratio of each round (ours / theirs images/s) and their
+median, not an absolute time.
+
+Achieved GFLOP/s is the counted FLOPs per image (2 x the multiply-accumulates of
+`keras_backbones.stats.count_macs`, at the measured size) times images/s; a training step
+counts as 3 forward passes (forward, and backward to activations and to weights).
+Utilization is that over the matmul probe's GFLOP/s measured in the same rounds.
+
+Modes: `infer` is model(x, training=False) in a tf.function (XLA with --jit); `train` is one
+SGD step (momentum 0.9, sparse categorical cross-entropy on the logits, in a tf.function);
+`tflite` converts to float32 and to full-int8 TFLite (`keras_backbones.export.tflite`) and
+times `invoke()` at batch 1 in the LiteRT interpreter (XNNPACK, the default delegate, on every
+core). Models are built with random weights and return logits (classifier_activation=None).
+
+TensorFlow is imported only when a benchmark runs: the command line defines these flags at
+start-up, before it knows the command.
+"""
+
+import contextlib
+import dataclasses
+import difflib
+import gc
+import io
+import os
+import statistics
+import time
+from typing import Callable, List, Optional, Tuple
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("mode", "infer", "benchmark: infer, train or tflite.")
+flags.DEFINE_integer("batch", 16, "benchmark: images per step (tflite: 1).")
+flags.DEFINE_integer("size", None, "benchmark: input height and width in pixels; default: the "
+                     "model's input size.")
+flags.DEFINE_string("against", None, "benchmark: a keras.applications model measured alternately "
+                    "with ours, e.g. keras.applications.ResNet50.")
+flags.DEFINE_boolean("jit", False, "benchmark: XLA-compile the steps (infer, train).")
+flags.DEFINE_integer("repeats", 10, "benchmark: timed repetitions of each contender.")
+flags.DEFINE_integer("warmup", 2, "benchmark: untimed repetitions after the first call.")
+flags.DEFINE_string("precision", "float32", "benchmark: the Keras dtype policy of infer and train: "
+                    "float32, mixed_float16 or mixed_bfloat16 (the probe matmuls in its compute "
+                    "dtype).")
+
+MODES = ("infer", "train", "tflite")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+APPLICATIONS_PREFIXES = ("keras.applications.", "tf.keras.applications.")
+TRAIN_FLOPS_FACTOR = 3  # forward + backward (activation and weight gradients): 3 forward passes
+PEAK_PROBE = (1024, 8)  # the probe: a chain of 8 products of 1024 x 1024 matrices
+TFLITE_CALIBRATION_SAMPLES = 4  # int8 calibration: enough to set scales for a timing
+
+# Where a keras.applications model is not the same network as ours: say so beside the number.
+DIFFERENCES = {
+    ("resnet50", "ResNet50"):
+        "keras.applications.ResNet50 is ResNet v1 (stride on each stage's first 1x1 conv, conv "
+        "biases); ours is torchvision's v1.5 (stride on the 3x3, no conv biases): 6% more "
+        "multiply-accumulates, as the first 1x1 of stages 2-4's first blocks runs at the "
+        "block input's resolution",
+    ("resnet50(variant='v1')", "ResNet50"):
+        "the same layers (ResNet v1, stride on each stage's first 1x1 conv); keras.applications' "
+        "convolutions add biases (ours have none: a BatchNormalization follows each, as in "
+        "torchvision)",
+    ("vgg16", "VGG16"):
+        "same convolutions and dense layers; ours adds torchvision's AdaptiveAvgPool2d(7) "
+        "(identity at 224) and classifier dropout (training only)",
+    ("resnetv2_50", "ResNet50V2"):
+        "keras.applications.ResNet50V2 strides in the last block of stages 1-3 (its shortcut "
+        "a 1x1 max pool) and biases its stem, expanding and projection convolutions; ours is "
+        "timm's resnetv2_50 (stride in the first block of stages 2-4, no conv biases)",
+}
+
+
+# --- what is measured -------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Contender:
+    """One thing to time: `step()` runs one repetition and returns when it is done."""
+
+    label: str
+    step: Callable[[], object]
+    images: int  # images per step
+    flops: float  # floating-point (or, int8, integer) operations per step
+    image_flops: float = float("nan")  # of one forward pass of one image
+    flops_note: str = ""
+    seconds: List[float] = dataclasses.field(default_factory=list)
+
+    @property
+    def rates(self):
+        return [self.images / s for s in self.seconds]
+
+    @property
+    def images_per_s(self):
+        return statistics.median(self.rates)
+
+    @property
+    def latency_ms(self):
+        return 1000 * statistics.median(self.seconds) / self.images
+
+    @property
+    def gflops(self):
+        """Achieved GFLOP/s: the median repetition's."""
+        return self.flops / statistics.median(self.seconds) / 1e9
+
+
+@dataclasses.dataclass
+class Ratio:
+    """a / b per round: of images/s ("throughput", higher is better for a) or of latency."""
+
+    label: str
+    a: Contender
+    b: Contender
+    of: str = "throughput"
+
+    @property
+    def values(self):
+        pairs = zip(self.a.seconds, self.b.seconds)
+        return [tb / ta if self.of == "throughput" else ta / tb for ta, tb in pairs]
+
+    @property
+    def median(self):
+        return statistics.median(self.values)
+
+
+@dataclasses.dataclass
+class Result:
+    name: str  # our model's label
+    mode: str
+    batch: int
+    shape: Tuple[int, int, int]
+    jit: bool
+    precision: str
+    repeats: int
+    warmup: int
+    contenders: List[Contender]
+    ratios: List[Ratio]
+    peak: Optional[Contender]
+    notes: List[str]
+
+    def contender(self, label):
+        return next(c for c in self.contenders if c.label == label)
+
+    def utilization(self, contender):
+        """Achieved GFLOP/s over the matmul probe's, both medians of the same rounds."""
+        return contender.gflops / self.peak.gflops if self.peak else float("nan")
+
+
+def measure(contenders, repeats, warmup):
+    """Times each contender `repeats` times, round-robin (see the module docstring)."""
+    for contender in contenders:
+        for _ in range(1 + warmup):
+            contender.step()
+        contender.seconds = []
+    for round_index in range(repeats):
+        order = contenders if round_index % 2 == 0 else contenders[::-1]
+        for contender in order:
+            start = time.perf_counter()
+            contender.step()
+            contender.seconds.append(time.perf_counter() - start)
+    return contenders
+
+
+def matmul_peak(size=PEAK_PROBE[0], chain=PEAK_PROBE[1], dtype="float32"):
+    """The probe of the machine's peak: a chain of square matmuls in one tf.function."""
+    import tensorflow as tf
+
+    a = tf.cast(tf.random.uniform((size, size)) / size, dtype)  # entries stay O(1) along the chain
+
+    @tf.function
+    def probe():
+        x = a
+        for _ in range(chain):
+            x = tf.matmul(x, a)
+        return tf.reduce_sum(x)
+
+    return Contender(label=f"{dtype} matmul peak ({chain} x {size}^3 matmuls)",
+                     step=lambda: probe().numpy(), images=1, flops=2.0 * chain * size ** 3)
+
+
+# --- models -------------------------------------------------------------------------------------
+
+def resolve_against(target):
+    """The keras.applications constructor name of `target` ("keras.applications.ResNet50",
+    or just "ResNet50"); a ValueError listing the closest names if there is none."""
+    from keras_backbones.backend import keras
+
+    name = target
+    for prefix in APPLICATIONS_PREFIXES:
+        if target.startswith(prefix):
+            name = target[len(prefix):]
+    available = sorted(n for n in dir(keras.applications)
+                       if n[:1].isupper() and callable(getattr(keras.applications, n)))
+    if name not in available:
+        close = difflib.get_close_matches(name, available, n=5, cutoff=0.5)
+        hint = (f" Closest: {', '.join('keras.applications.' + c for c in close)}." if close
+                else f" Available: {', '.join(available)}.")
+        raise ValueError(f"--against must name a keras.applications model; got {target!r}.{hint}")
+    return name
+
+
+def input_shape(name, size):
+    """(height, width, channels) of `name` at `size` (default: its registered input size)."""
+    from keras_backbones import registry
+
+    height, width, channels = registry.get_spec(name).preprocessing.input_size
+    return (size, size, channels) if size else (height, width, channels)
+
+
+def build_ours(name, shape, overrides=None):
+    from keras_backbones import registry
+
+    return registry.create_model(name, input_shape=shape, classifier_activation=None,
+                                 **(overrides or {}))
+
+
+def label_of(name, overrides=None):
+    """`resnet50`, or `resnet50(variant='v1')` for a variant built with other arguments."""
+    arguments = ", ".join(f"{k}={v!r}" for k, v in sorted((overrides or {}).items()))
+    return f"{name}({arguments})" if arguments else name
+
+
+def build_theirs(application, shape):
+    from keras_backbones.backend import keras
+
+    constructor = getattr(keras.applications, application)
+    return constructor(weights=None, input_shape=(*shape[:2], 3), classifier_activation=None)
+
+
+def counted_flops(model, fallback=None):
+    """(FLOPs per image, how they were counted): 2 x stats.count_macs on the model's graph,
+    or `fallback` (FLOPs, note) where the counter finds nothing it knows."""
+    from keras_backbones import stats
+
+    try:
+        macs = stats.count_macs(model)
+    except Exception:  # a layer type the counter cannot read
+        macs = 0
+    if macs > 0:
+        return 2.0 * macs, "counted on its graph (keras_backbones.stats.count_macs)"
+    if fallback is None:
+        return float("nan"), "not countable"
+    return fallback
+
+
+def random_batch(shape, batch, seed=0):
+    import tensorflow as tf
+
+    return tf.random.stateless_uniform((batch, *shape), seed=(seed, 0))
+
+
+def infer_contender(label, model, batch, jit, flops_per_image, flops_note):
+    import tensorflow as tf
+
+    x = random_batch(model.input_shape[1:], batch)
+
+    @tf.function(jit_compile=jit)
+    def infer(images):
+        return model(images, training=False)
+
+    return Contender(label=label, step=lambda: infer(x).numpy(), images=batch,
+                     flops=batch * flops_per_image, image_flops=flops_per_image,
+                     flops_note=flops_note)
+
+
+def train_contender(label, model, batch, jit, flops_per_image, flops_note):
+    import tensorflow as tf
+
+    from keras_backbones.backend import keras
+
+    x = random_batch(model.input_shape[1:], batch)
+    classes = model.output_shape[-1]
+    y = tf.random.stateless_uniform((batch,), seed=(1, 0), maxval=classes, dtype=tf.int32)
+    optimizer = keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+    optimizer.build(model.trainable_variables)  # its slots exist before tracing
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    @tf.function(jit_compile=jit)
+    def train_step(images, labels):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(labels, model(images, training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    return Contender(label=label, step=lambda: train_step(x, y).numpy(), images=batch,
+                     flops=TRAIN_FLOPS_FACTOR * batch * flops_per_image,
+                     image_flops=flops_per_image, flops_note=flops_note)
+
+
+def tflite_interpreter(content):
+    """A LiteRT interpreter on every core, with its default delegate (XNNPACK); and how many
+    partitions XNNPACK made (one where it takes the whole graph: each op it cannot run splits
+    the graph and runs on the reference kernels between two partitions)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as error:
+        raise ValueError("--mode tflite needs the LiteRT interpreter: pip install ai-edge-litert") \
+            from error
+    runner = Interpreter(model_content=content, num_threads=os.cpu_count())
+    runner.allocate_tensors()
+    partitions = sum(op["op_name"] == "DELEGATE" for op in runner._get_ops_details())
+    return runner, f"{partitions} XNNPACK partition{'s' if partitions != 1 else ''}"
+
+
+def tflite_contenders(label, model, flops_per_image, flops_note):
+    """float32 and full-int8 TFLite versions of `model`, each invoked at batch 1."""
+    import numpy as np
+
+    from keras_backbones.export import tflite
+
+    shape = model.input_shape[1:]
+    calibration = np.random.default_rng(0).uniform(size=(TFLITE_CALIBRATION_SAMPLES, *shape))
+    contenders, notes = [], []
+    for kind, quantize in (("float32", "none"), ("int8", "int8")):
+        with quiet():  # the converter prints the SavedModel it writes on the way
+            content = tflite.convert(model, quantize=quantize, representative_data=calibration)
+        runner, delegated = tflite_interpreter(content)
+        (detail,) = runner.get_input_details()
+        sample = np.random.default_rng(1).uniform(size=(1, *shape))
+        if detail["dtype"] == np.int8:
+            sample = np.random.default_rng(1).integers(-128, 128, size=(1, *shape))
+        runner.set_tensor(detail["index"], sample.astype(detail["dtype"]))
+        contenders.append(Contender(label=f"{label} TFLite {kind}", step=runner.invoke, images=1,
+                                    flops=flops_per_image, image_flops=flops_per_image,
+                                    flops_note=flops_note))
+        notes.append(f"{label} TFLite {kind}: {len(content) / 2 ** 20:.1f} MiB, {delegated}")
+    return contenders, notes
+
+
+@contextlib.contextmanager
+def quiet():
+    """Python-level stdout and absl INFO logging off for the duration."""
+    from absl import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logging.set_verbosity(verbosity)
+
+
+# --- the benchmark ------------------------------------------------------------------------------
+
+def check_options(name, mode="infer", batch=16, size=None, against=None, jit=False,
+                  repeats=10, warmup=2, precision="float32"):
+    """ValueError for bad options, before anything is built; returns the --against name."""
+    from keras_backbones import registry
+
+    registry.get_spec(name)  # an unknown name: the registry lists the closest
+    if mode not in MODES:
+        raise ValueError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.")
+    if mode == "tflite" and (jit or precision != "float32"):
+        raise ValueError("--mode tflite converts a float32 model and runs it in the LiteRT "
+                         "interpreter: --jit and --precision do not apply.")
+    if batch < 1:
+        raise ValueError(f"--batch must be at least 1; got {batch}.")
+    if size is not None and size < 1:
+        raise ValueError(f"--size must be a positive number of pixels; got {size}.")
+    if repeats < 1:
+        raise ValueError(f"--repeats must be at least 1; got {repeats}.")
+    if warmup < 0:
+        raise ValueError(f"--warmup must be 0 or more; got {warmup}.")
+    return resolve_against(against) if against else None
+
+
+def benchmark(name, mode="infer", batch=16, size=None, against=None, jit=False, repeats=10,
+              warmup=2, precision="float32", peak=True, overrides=None):
+    """Builds and times `name` (and the keras.applications model `against`); a `Result`.
+
+    A size below the model's minimum is the builder's ValueError, which names the minimum.
+    mode "tflite" runs batch 1 whatever `batch` is. overrides: constructor arguments of our
+    model (`{"variant": "v1"}`); the model is then labelled `resnet50(variant='v1')`."""
+    from keras_backbones.backend import clear_session, dtype_policy_name, set_dtype_policy
+
+    application = check_options(name, mode, batch, size, against, jit, repeats, warmup, precision)
+    batch = 1 if mode == "tflite" else batch
+    shape = input_shape(name, size)
+    previous_policy = dtype_policy_name()
+    clear_session()
+    set_dtype_policy(precision)
+    try:
+        contenders, notes = _contenders(name, overrides, application, mode, batch, shape, jit)
+        probe = None
+        if peak:
+            compute = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
+            probe = matmul_peak(dtype=compute.get(precision, "float32"))
+        measure(contenders + ([probe] if probe else []), repeats, warmup)
+    finally:
+        set_dtype_policy(previous_policy)
+    for contender in contenders:  # release the models and their compiled steps
+        contender.step = None
+    gc.collect()
+    clear_session()
+    label = label_of(name, overrides)
+    return Result(name=label, mode=mode, batch=batch, shape=shape, jit=jit, precision=precision,
+                  repeats=repeats, warmup=warmup, contenders=contenders,
+                  ratios=_ratios(label, application, mode, contenders), peak=probe, notes=notes)
+
+
+def _contenders(name, overrides, application, mode, batch, shape, jit):
+    """The contenders of one benchmark (ours first), and notes on what they are."""
+    label = label_of(name, overrides)
+    ours = build_ours(name, shape, overrides)
+    flops, note = counted_flops(ours)
+    models = [(label, ours, flops, note)]
+    notes = []
+    if application:
+        theirs = build_theirs(application, shape)
+        their_flops, their_note = counted_flops(
+            theirs, fallback=(flops, f"not countable: assumed equal to {label}'s"))
+        models.append((f"keras.applications.{application}", theirs, their_flops, their_note))
+        if (label, application) in DIFFERENCES:
+            notes.append(f"Architectures differ: {DIFFERENCES[label, application]}.")
+    contenders = []
+    for label, model, flops, note in models:
+        if mode == "tflite":
+            converted, conversion_notes = tflite_contenders(label, model, flops, note)
+            contenders.extend(converted)
+            notes.extend(conversion_notes)
+        else:
+            make = infer_contender if mode == "infer" else train_contender
+            contenders.append(make(label, model, batch, jit, flops, note))
+    return contenders, notes
+
+
+def _ratios(name, application, mode, contenders):
+    theirs = f"keras.applications.{application}"
+    if mode != "tflite":
+        return [Ratio(f"{name} / {theirs} images/s", a=contenders[0], b=contenders[1])] \
+            if application else []
+    # contenders: ours float32, ours int8 (then theirs float32, theirs int8)
+    ratios = [Ratio(f"{label}: TFLite int8 / float32 latency", a=contenders[i + 1], b=contenders[i],
+                    of="latency") for i, label in zip((0, 2), (name, theirs)) if i < len(contenders)]
+    if application:
+        ratios += [Ratio(f"{name} / {theirs} images/s, TFLite {kind}", a=contenders[i],
+                         b=contenders[i + 2]) for i, kind in enumerate(("float32", "int8"))]
+    return ratios
+
+
+def describe(result):
+    """The report of a `Result`, as lines of text."""
+    height, width, channels = result.shape
+    lines = [f"{result.name}: {result.mode}, batch {result.batch}, {height}x{width}x{channels}, "
+             f"{result.precision}, XLA {'on' if result.jit else 'off'}; {result.repeats} timed "
+             f"repetitions after {1 + result.warmup} untimed, contenders alternating."]
+    everything = result.contenders + ([result.peak] if result.peak else [])
+    width_ = max(len(c.label) for c in everything)
+    for c in result.contenders:
+        rates = c.rates
+        utilization = f", {result.utilization(c):.0%} of the matmul peak" if result.peak else ""
+        lines.append(f"  {c.label.ljust(width_)}  {c.images_per_s:8.2f} images/s "
+                     f"(min {min(rates):.2f}, max {max(rates):.2f}; {c.latency_ms:.1f} ms/image)"
+                     f"  {c.gflops:7.1f} GFLOP/s{utilization}")
+    if result.peak:
+        p = result.peak
+        gflops = [p.flops / s / 1e9 for s in p.seconds]
+        lines.append(f"  {p.label.ljust(width_)}  {p.gflops:8.1f} GFLOP/s "
+                     f"(min {min(gflops):.1f}, max {max(gflops):.1f})")
+    for r in result.ratios:
+        values = " ".join(f"{v:.3f}" for v in r.values)
+        lines.append(f"  ratio {r.label}: median {r.median:.3f} (per round: {values})")
+    per = f" (x {TRAIN_FLOPS_FACTOR} per trained image)" if result.mode == "train" else ""
+    for c in result.contenders:
+        if not c.label.endswith("int8"):
+            lines.append(f"  FLOPs of {c.label}: {c.image_flops / 1e9:.4g} G/image{per}, "
+                         f"{c.flops_note}")
+    lines += [f"  {note}" for note in result.notes]
+    return lines
+
+
+def main(args):
+    """`keras-backbones benchmark NAME`: prints the measurement (see the module docstring)."""
+    if len(args) != 1:
+        raise ValueError("benchmark takes one model name: keras-backbones benchmark resnet50 "
+                         "[--mode infer|train|tflite] [--against keras.applications.ResNet50]")
+    if FLAGS.mode == "tflite" and FLAGS["batch"].present and FLAGS.batch != 1:
+        raise ValueError(f"--mode tflite runs batch 1 (a phone's latency); got --batch {FLAGS.batch}.")
+    result = benchmark(args[0], mode=FLAGS.mode, batch=FLAGS.batch, size=FLAGS.size,
+                       against=FLAGS.against, jit=FLAGS.jit, repeats=FLAGS.repeats,
+                       warmup=FLAGS.warmup, precision=FLAGS.precision)
+    print("\n".join(describe(result)))

@@ -1,0 +1,279 @@
+"""What a training recipe holds, the defaults every recipe starts from, and the checks of a
+finished one.
+
+A recipe is a Python file in `recipes/` whose `get_config(arg=None)` returns an
+`ml_collections.ConfigDict` (the `path.py:arg` form of `ml_collections.config_flags`): data,
+not code. Every recipe starts from `defaults()` and changes what its paper says; the command
+line overrides any field (`--recipe.optimizer.learning_rate=0.05`). This module imports no
+TensorFlow: the command line loads recipes while it parses its flags.
+
+The fields (units in brackets):
+
+    model.name               a registered variant ("resnet50")
+    model.kwargs             its builder's arguments (drop_path_rate, dropout_rate, ...)
+    data.*                   where the images come from: `keras_backbones.data.sources.load`'s
+                             fields (source, path, name, train_split, eval_split,
+                             one_based_labels, num_classes, test_fraction), and
+    data.image_size          [pixels] the square training/evaluation size (0: the model's)
+    data.channels            (0: the model's, from the registry's input size)
+    data.cache               keep the decoded images in memory
+    data.deterministic       reproducible batches (slower: ordered parallel maps)
+    data.train_examples      the training split's size where the source cannot tell (TFRecords)
+    augment.*                `keras_backbones.data.augment`'s fields (crop, flip, RandAugment,
+                             random erasing, label smoothing, MixUp, CutMix); fields left out
+                             take the data source's defaults
+    mixing.method            hidden-state mixing in the train step: "" (off), "manifold_mixup",
+                             "patchup" or "puzzlemix" (`keras_backbones.training.mixing`)
+    mixing.alpha             its Beta(alpha, alpha)
+    optimizer.name           "sgd" (momentum, nesterov), "rmsprop" (rho, momentum, epsilon) or
+                             "adamw" (beta_1, beta_2, epsilon)
+    optimizer.learning_rate  the peak rate, for a global batch of reference_batch_size
+    optimizer.reference_batch_size
+                             linear scaling: rate x batch_size / this (0: no scaling)
+    optimizer.weight_decay   sgd and rmsprop: L2, the gradient gets + weight_decay x w (PyTorch's
+                             SGD and the TF references' l2 loss); adamw: decoupled, w -= lr x
+                             weight_decay x w (PyTorch's AdamW)
+    optimizer.decay_norms_and_biases
+                             False: 1-D weights (norm scales/shifts, biases, layer scales) are
+                             not decayed (timm's rule)
+    optimizer.no_decay_names regular expressions of weight paths never decayed (pos_embed, ...)
+    optimizer.clipnorm       clip the global gradient norm (0: off)
+    schedule.name            "constant", "step" (x decay_rate at each of boundaries [epochs]),
+                             "cosine" (to min_learning_rate) or "plateau" (x decay_rate when
+                             `monitor` has not improved for `patience` epochs)
+    schedule.warmup_epochs   linear warmup from warmup_start x the rate (step and cosine)
+    loss.aux_weight          weight of each auxiliary classifier's loss (outputs named aux*)
+    ema.decay                exponential moving average of the weights, used for evaluation
+                             and the exported weights (0: off)
+    epochs, batch_size       batch_size is GLOBAL: each of R replicas gets batch_size / R
+    eval_batch_size          (0: batch_size)
+    steps_per_epoch, eval_steps
+                             (0: one pass over the split; smaller for smoke runs)
+    steps_per_execution      train steps per call into TensorFlow (epochs are rounded down to a
+                             multiple)
+    mixed_precision          "none", "mixed_float16" (with loss scaling) or "mixed_bfloat16"
+    jit_compile              XLA-compile the train and eval steps
+    sync_batchnorm           with several replicas, BatchNorm statistics over the global batch
+    checkpoint.keep          the last N epoch checkpoints are kept
+    checkpoint.backup_every_steps
+                             the fault-tolerance backup's interval (0: at each epoch's end)
+    seed                     data order and augmentation
+"""
+
+import difflib
+import importlib.util
+import os
+
+import ml_collections
+
+OPTIMIZERS = ("sgd", "rmsprop", "adamw")
+SCHEDULES = ("constant", "step", "cosine", "plateau")
+PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")  # not a recipe's: a run's
+MIXING = ("", "manifold_mixup", "patchup", "puzzlemix")
+# Sections whose fields are checked by their consumer, not here: the builder's arguments and
+# the augmentation config (`keras_backbones.data.augment.resolve` names unknown fields).
+OPEN_SECTIONS = ("model.kwargs", "augment")
+
+
+def defaults():
+    """The fields of every recipe, with neutral values (no regularization, no warmup)."""
+    return ml_collections.ConfigDict({
+        "model": {"name": "", "kwargs": {}},
+        "data": {
+            "source": "digits", "path": "", "name": "", "train_split": "", "eval_split": "",
+            "one_based_labels": False, "num_classes": 0, "test_fraction": 0.25,
+            "image_size": 0, "channels": 0, "cache": False, "deterministic": False,
+            "train_examples": 0,
+        },
+        "augment": {},
+        "mixing": {"method": "", "alpha": 2.0},
+        "optimizer": {
+            "name": "sgd", "learning_rate": 0.1, "reference_batch_size": 0,
+            "momentum": 0.9, "nesterov": False, "rho": 0.9, "beta_1": 0.9, "beta_2": 0.999,
+            "epsilon": 1e-8, "weight_decay": 0.0, "decay_norms_and_biases": True,
+            "no_decay_names": (), "clipnorm": 0.0,
+        },
+        "schedule": {
+            "name": "constant", "warmup_epochs": 0.0, "warmup_start": 0.0,
+            "boundaries": (), "decay_rate": 0.1, "min_learning_rate": 0.0,
+            "monitor": "val_loss", "patience": 5,
+        },
+        "loss": {"aux_weight": 0.3},
+        "ema": {"decay": 0.0},
+        "epochs": 1,
+        "batch_size": 256,
+        "eval_batch_size": 0,
+        "steps_per_epoch": 0,
+        "eval_steps": 0,
+        "steps_per_execution": 1,
+        "mixed_precision": "none",
+        "jit_compile": False,
+        "sync_batchnorm": True,
+        "checkpoint": {"keep": 3, "backup_every_steps": 0},
+        "seed": 0,
+    })
+
+
+IMAGENET_TRAIN_EXAMPLES = 1_281_167
+
+
+def imagenet(config):
+    """Points a recipe at ImageNet-1k in the standard TFRecords (train-*, validation-*, labels
+    1..1000 as the ImageNet-to-TFRecord scripts write them); the directory is given on the
+    command line: --recipe.data.path=/data/imagenet."""
+    config.data.update(source="tfrecords", one_based_labels=True, num_classes=1000,
+                       train_examples=IMAGENET_TRAIN_EXAMPLES)
+    return config
+
+
+# The papers' ImageNet crops: Inception's random resized crop (8%..100% of the area, aspect
+# 3/4..4/3), and the scale augmentation of VGG and ResNet (a square 224 crop of the image
+# rescaled to a random shorter side in [256, 480]: 22%..77% of the area).
+INCEPTION_CROP = {"crop_scale": (0.08, 1.0), "crop_ratio": (3 / 4, 4 / 3), "flip": True}
+SCALE_CROP = {"crop_scale": (0.218, 0.766), "crop_ratio": (1.0, 1.0), "flip": True}
+
+
+def imagenet_sgd(model, *, learning_rate, batch_size, epochs, weight_decay=1e-4,
+                 boundaries=None, crop=INCEPTION_CROP, **model_kwargs):
+    """The ImageNet recipe of the SGD era that AlexNet, VGG, ResNet and its descendants share:
+    SGD with momentum 0.9, the rate (for `batch_size`, scaled linearly with the batch) divided
+    by 10 at `boundaries` [epochs], or on a plateau of the validation accuracy (the AlexNet
+    and VGG papers' rule; patience 5) when there are none."""
+    config = imagenet(defaults())
+    config.model.name = model
+    config.model.kwargs.update(model_kwargs)
+    config.augment.update(crop)
+    config.optimizer.update(name="sgd", learning_rate=learning_rate, momentum=0.9,
+                            weight_decay=weight_decay, reference_batch_size=batch_size)
+    if boundaries:
+        config.schedule.update(name="step", boundaries=tuple(boundaries), decay_rate=0.1)
+    else:
+        config.schedule.update(name="plateau", monitor="val_accuracy", decay_rate=0.1, patience=5)
+    config.epochs = epochs
+    config.batch_size = batch_size
+    return config
+
+
+def load(spec):
+    """The ConfigDict of a recipe file: "recipes/resnet.py" or "recipes/lenet5.py:digits"."""
+    path, _, arg = str(spec).partition(":")
+    if not os.path.isfile(path):
+        raise ValueError(f"Recipe file not found: {path!r} (give e.g. recipes/lenet5.py:digits).")
+    module_spec = importlib.util.spec_from_file_location(
+        "recipe_" + os.path.splitext(os.path.basename(path))[0], path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ValueError(f"Recipe {path!r} has no get_config(arg=None).")
+    return module.get_config(arg) if arg else module.get_config()
+
+
+def validate(config):
+    """Raises ValueError naming every unknown field and invalid value of a recipe."""
+    problems = _unknown_fields(config, defaults())
+    problems += _invalid_values(config)
+    if problems:
+        raise ValueError("Invalid recipe: " + "; ".join(problems) + ".")
+
+
+def _unknown_fields(config, schema, prefix=""):
+    problems = []
+    for key in config.keys():
+        path = f"{prefix}{key}"
+        if key not in schema:
+            close = difflib.get_close_matches(key, list(schema.keys()), n=3)
+            hint = f" (did you mean {', '.join(prefix + c for c in close)}?)" if close else ""
+            problems.append(f"unknown field {path}{hint}; the fields of "
+                            f"{prefix.rstrip('.') or 'a recipe'} are {', '.join(schema.keys())}")
+        elif isinstance(schema[key], ml_collections.ConfigDict) and path not in OPEN_SECTIONS:
+            value = config[key]
+            if not isinstance(value, (ml_collections.ConfigDict, dict)):
+                problems.append(f"{path} must be a section of fields; got {value!r}")
+            else:
+                problems += _unknown_fields(value, schema[key], f"{path}.")
+    return problems
+
+
+def _invalid_values(config):
+    """Checks that need no TensorFlow; the model name is checked against the registry later."""
+    problems = []
+
+    def need(condition, message):
+        if not condition:
+            problems.append(message)
+
+    def choice(path, value, allowed):
+        need(value in allowed, f"{path} must be one of {', '.join(map(repr, allowed))}; "
+                               f"got {value!r}")
+
+    get = _getter(config)
+    need(bool(get("model.name")), "model.name is empty: name a registered model "
+                                  "(`keras-backbones list`)")
+    choice("optimizer.name", get("optimizer.name"), OPTIMIZERS)
+    choice("schedule.name", get("schedule.name"), SCHEDULES)
+    choice("mixed_precision", get("mixed_precision"), PRECISIONS)
+    choice("mixing.method", get("mixing.method"), MIXING)
+    for path in ("epochs", "batch_size"):
+        need(_is_int(get(path)) and get(path) >= 1, f"{path} must be a positive integer; got {get(path)!r}")
+    for path in ("eval_batch_size", "steps_per_epoch", "eval_steps", "checkpoint.backup_every_steps",
+                 "data.image_size", "data.channels", "data.train_examples"):
+        need(_is_int(get(path)) and get(path) >= 0, f"{path} must be an integer >= 0; got {get(path)!r}")
+    for path in ("steps_per_execution", "checkpoint.keep"):
+        need(_is_int(get(path)) and get(path) >= 1, f"{path} must be an integer >= 1; got {get(path)!r}")
+    need(_number(get("optimizer.learning_rate")) and get("optimizer.learning_rate") > 0,
+         f"optimizer.learning_rate must be > 0; got {get('optimizer.learning_rate')!r}")
+    for path in ("optimizer.weight_decay", "optimizer.clipnorm", "schedule.warmup_epochs",
+                 "schedule.min_learning_rate", "loss.aux_weight", "mixing.alpha",
+                 "optimizer.reference_batch_size"):
+        need(_number(get(path)) and get(path) >= 0, f"{path} must be >= 0; got {get(path)!r}")
+    for path in ("ema.decay", "optimizer.momentum", "optimizer.rho", "optimizer.beta_1",
+                 "optimizer.beta_2"):
+        need(_number(get(path)) and 0 <= get(path) < 1, f"{path} must be in [0, 1); got {get(path)!r}")
+    need(_number(get("schedule.warmup_start")) and 0 <= get("schedule.warmup_start") <= 1,
+         f"schedule.warmup_start (a share of the rate) must be in [0, 1]; "
+         f"got {get('schedule.warmup_start')!r}")
+    need(_number(get("schedule.decay_rate")) and 0 < get("schedule.decay_rate") <= 1,
+         f"schedule.decay_rate must be in (0, 1]; got {get('schedule.decay_rate')!r}")
+    boundaries = get("schedule.boundaries")
+    need(isinstance(boundaries, (tuple, list)) and all(_number(b) and b > 0 for b in boundaries)
+         and list(boundaries) == sorted(boundaries),
+         f"schedule.boundaries must be increasing epochs; got {boundaries!r}")
+    if get("schedule.name") == "step":
+        need(bool(boundaries), "schedule.name='step' needs schedule.boundaries (epochs)")
+    if get("schedule.name") == "plateau":
+        need(str(get("schedule.monitor")).startswith("val_"),
+             f"schedule.monitor must be a validation metric (val_loss, val_accuracy); "
+             f"got {get('schedule.monitor')!r}")
+    return problems
+
+
+def check_choice(what, value, allowed):
+    """A ValueError naming `what` and the allowed values, unless `value` is one of them."""
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}.")
+
+
+def _getter(config):
+    def get(path):
+        value = config
+        for key in path.split("."):
+            value = value[key]
+        return value
+    return get
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def name(spec):
+    """A short name for a recipe spec, for its default work directory:
+    "recipes/lenet5.py:digits" -> "lenet5_digits"."""
+    path, _, arg = str(spec).partition(":")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return f"{stem}_{arg}" if arg else stem

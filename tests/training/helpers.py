@@ -1,0 +1,49 @@
+"""What the training tests share: running the command line in a subprocess, free ports,
+small recipes."""
+
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DIGITS = str(ROOT / "recipes" / "lenet5.py") + ":digits"
+
+
+def environment(**extra):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("TF_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+def command(*args):
+    return [sys.executable, "-m", "keras_backbones.cli", *map(str, args)]
+
+
+def run_cli(*args, timeout=300, env=None):
+    """Runs `keras-backbones ARGS`; returns the CompletedProcess (stdout and stderr as text)."""
+    return subprocess.run(command(*args), cwd=ROOT, env=env or environment(), text=True,
+                          capture_output=True, timeout=timeout)
+
+
+def start_cli(*args, env=None, log=None):
+    """Starts `keras-backbones ARGS` (output to the file `log`); returns the Popen."""
+    out = open(log, "w") if log else subprocess.DEVNULL
+    return subprocess.Popen(command(*args), cwd=ROOT, env=env or environment(), stdout=out,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def tail(text, lines=40):
+    return "\n".join(str(text).splitlines()[-lines:])
