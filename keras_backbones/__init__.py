@@ -6,7 +6,6 @@ TensorFlow before the caller has configured it.
 """
 
 import importlib
-import importlib.util
 
 __version__ = "0.1.0"
 
@@ -16,8 +15,6 @@ _REGISTRY_FUNCTIONS = ("create_model", "list_models", "model_info")
 def __getattr__(name):
     if name in _REGISTRY_FUNCTIONS:
         return getattr(importlib.import_module("keras_backbones.registry"), name)
-    if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule: no models
-        return importlib.import_module(f"{__name__}.{name}")
     models = importlib.import_module("keras_backbones.models")
     if name in models.__all__:
         return getattr(models, name)

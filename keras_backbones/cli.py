@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 
 from absl import app, flags  # noqa: E402
 
-from keras_backbones import benchmark  # noqa: E402  (defines its flags)
+import keras_backbones.benchmark as benchmark  # noqa: E402  (defines its flags)
 from keras_backbones.training import commands as training_commands  # noqa: E402  (its flags)
 
 FLAGS = flags.FLAGS

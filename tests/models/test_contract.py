@@ -10,13 +10,17 @@ import numpy as np
 import pytest
 
 from keras_backbones import registry, stats
-from keras_backbones.backend import clear_session, keras, set_dtype_policy
+from keras_backbones.backend import LEGACY_KERAS, clear_session, keras, set_dtype_policy
 from keras_backbones.export import tflite
 from keras_backbones.weights import load_weights, save_weights
 from tests import support
 
 ALL = registry.list_models()
 REPRESENTATIVES = support.representatives()
+# Under tf-keras (the TFMOT path) every variant builds and runs in float32; mixed precision is
+# checked on one variant per family there (under Keras 3 on all), to keep CI in its budget.
+FORWARD_CASES = [(name, policy) for name in ALL for policy in ("float32", "mixed_float16")
+                 if policy == "float32" or not LEGACY_KERAS or name in REPRESENTATIVES]
 
 
 @pytest.fixture(autouse=True)
@@ -65,8 +69,7 @@ def test_vendored_params_table_matches_shared():
     assert support.PARAMS_TSV.read_text() == support.SHARED_PARAMS_TSV.read_text()
 
 
-@pytest.mark.parametrize("name", ALL)
-@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+@pytest.mark.parametrize("name, policy", FORWARD_CASES)
 def test_forward_at_small_input(name, policy):
     set_dtype_policy(policy)
     shape = support.small_shape(name)
