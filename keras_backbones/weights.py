@@ -146,8 +146,8 @@ class CheckpointMap:
     """How a reference implementation names a family's layers.
 
     names: (Keras module path, model) -> the reference module that holds its tensors
-        ("stage1_block1_se/reduce" -> "layer1.0.se.fc1"), or None where the reference has no
-        counterpart. A module path is a layer name, or "layer/sublayer" in a custom layer.
+        ("stage1_block1_se/reduce" -> "layer1.0.se.fc1"), "" for the reference's top level
+        (ViT's cls_token), or None where the reference has no counterpart. A module path is a layer name, or "layer/sublayer" in a custom layer.
     head: prefixes of the reference's classifier tensors, expected to go unused when the
         model is built without its top (include_top=False, features_only).
     flattened: {dense layer: the Flatten layer that feeds it}. The reference flattens
@@ -332,7 +332,7 @@ def import_checkpoint(model, path, *, variant=None, source=None):
                 unfilled.append(f"{key} ({module_path}/{_weight_name(weight)})")
                 continue
             tensor_name, convert = conversion
-            name = f"{reference}.{tensor_name}"
+            name = f"{reference}.{tensor_name}" if reference else tensor_name  # "": top level
             if name not in tensors:
                 unfilled.append(f"{key} ({module_path}/{_weight_name(weight)} <- {name})")
                 continue

@@ -101,3 +101,36 @@ def needs_torch(reason):
 
     return pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                               reason=f"needs torch (the parity extra): {reason}")
+
+
+# --- numerical parity (tests/parity/test_parity*.py: one file per family or issue) -----------
+
+PARITY_REFERENCES = ROOT / "tests" / "parity" / "references.py"
+NON_SQUARE = (160, 192)
+
+
+def _parity_marks():
+    import pytest
+
+    return [pytest.mark.parity, needs_torch("the references are PyTorch models")]
+
+
+PARITY_MARKS = _parity_marks()
+
+
+def parity_case_id(case):
+    name, options, _ = case
+    return name + "".join(f"-{k}={v}" for k, v in options.items())
+
+
+def assert_parity(name, options, non_square):
+    """A parity case: (variant, constructor options, also at the non-square size). The
+    reference runs in a child process (torchvision/timm by name, else PARITY_REFERENCES) at
+    random init with randomized norm statistics; eval logits must agree to 1e-4 * max(1, |ref|)."""
+    from keras_backbones import parity
+
+    default = registry.get_spec(name).preprocessing.input_size[:2]
+    sizes = [default, NON_SQUARE] if non_square else [default]
+    for result in parity.compare(name, sizes, options=options, references=PARITY_REFERENCES):
+        assert result.ok, (f"{name} {options} at {result.size}: max |diff| "
+                           f"{result.max_abs_diff:.3g} > {result.tolerance:.3g}")

@@ -1,11 +1,12 @@
-"""One module per family, in the order of their papers. Importing this package registers
-every variant."""
+"""One module per family. Importing this package registers every variant: each module here
+whose name does not start with an underscore is a family module, found by listing the folder
+(a new family is registered by adding its file)."""
 
-from keras_backbones.models import lenet, alexnet, vgg, resnet, resnet_v2  # noqa: I001 (paper order)
-from keras_backbones.models.lenet import *  # noqa: F401,F403
-from keras_backbones.models.alexnet import *  # noqa: F401,F403
-from keras_backbones.models.vgg import *  # noqa: F401,F403
-from keras_backbones.models.resnet import *  # noqa: F401,F403
-from keras_backbones.models.resnet_v2 import *  # noqa: F401,F403
+import importlib
+import pkgutil
 
-__all__ = [*lenet.__all__, *alexnet.__all__, *vgg.__all__, *resnet.__all__, *resnet_v2.__all__]
+__all__ = []
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    _family = importlib.import_module(f"{__name__}.{_module}")
+    globals().update({name: getattr(_family, name) for name in _family.__all__})
+    __all__ += _family.__all__

@@ -10,13 +10,10 @@ every option that changes the graph.
 
 import pytest
 
-from keras_backbones import parity, registry
+from keras_backbones import parity
 from tests import support
 
-pytestmark = [pytest.mark.parity, support.needs_torch("the references are PyTorch models")]
-
-REFERENCES = support.ROOT / "tests" / "parity" / "references.py"
-NON_SQUARE = (160, 192)
+pytestmark = support.PARITY_MARKS
 
 # (variant, options, also at the non-square size): the smallest variant of each family and
 # every graph option at both sizes; the larger canonical variants at the default size.
@@ -38,25 +35,14 @@ CASES = [
 ]
 
 
-def _id(case):
-    name, options, _ = case
-    return name + "".join(f"-{k}={v}" for k, v in options.items())
-
-
-@pytest.mark.parametrize("case", CASES, ids=_id)
+@pytest.mark.parametrize("case", CASES, ids=support.parity_case_id)
 def test_logits_equal_the_reference(case):
-    name, options, non_square = case
-    default = registry.get_spec(name).preprocessing.input_size[:2]
-    sizes = [default, NON_SQUARE] if non_square else [default]
-    results = parity.compare(name, sizes, options=options, references=REFERENCES)
-    for result in results:
-        assert result.ok, (f"{name} {options} at {result.size}: max |diff| "
-                           f"{result.max_abs_diff:.3g} > {result.tolerance:.3g}")
+    support.assert_parity(*case)
 
 
 def test_the_check_tells_graphs_apart():
     """A v1.5 ResNet-50 loads a v1 reference checkpoint (same shapes) but computes another
     function: the parity check must see it."""
     [result] = parity.compare("resnet50", options={}, reference_options={"variant": "v1"},
-                              references=REFERENCES)
+                              references=support.PARITY_REFERENCES)
     assert not result.ok and result.max_abs_diff > 100 * result.tolerance
