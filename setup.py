@@ -21,13 +21,16 @@ setup(
         "scikit-learn>=1.4",  # the bundled digits: the main job's data
         "matplotlib>=3.7",  # training curves and confusion matrices (PNG)
         "tensorboard>=2.16",  # TensorFlow no longer pulls it in; the TensorBoard callback needs it
+        "ai-edge-litert>=1.2",  # LiteRT: runs and evaluates the TFLite artifacts
+        "tensorflow-serving-api>=2.21,<2.22",  # PredictionLog protos of the warmup file
+        "tf2onnx>=1.17",  # --format onnx
+        "onnxruntime>=1.20",  # checks each ONNX file against the Keras model
     ],
     extras_require={
         "test": [
             "pytest>=8",
             "pytest-xdist>=3.5",
             "tensorflow-datasets>=4.9",  # the TFDS source (tests prepare a tiny local dataset)
-            "ai-edge-litert>=1.2",
         ],
         "parity": [
             "torch==2.14.1",

@@ -1,12 +1,20 @@
 """The standard benchmark table: rewrites the measured part of benchmarks/RESULTS.md.
 
-    PYTHONPATH=. python benchmarks/run.py [--only 'resnet*'] [--out benchmarks/RESULTS.md]
+    PYTHONPATH=. python benchmarks/run.py [--estimate] [--only PATTERN] [--repeats 10]
+        [--train-repeats 5] [--warmup 2] [--out benchmarks/RESULTS.md]
 
-Each row is one `keras_backbones.benchmark.benchmark` run (the `keras-backbones benchmark`
-command): our model and keras.applications' measured alternately, with the float32 matmul
-probe in the same rounds. The text between RESULTS.md's two markers is generated; everything
-outside them (the findings) is kept as written. About 10 minutes on 2 CPU cores. Measure on a
-quiet machine: the load average is recorded with the results.
+Every row is one `keras-backbones benchmark` measurement (keras_backbones/benchmark.py):
+- ours against keras.applications (COUNTERPARTS), inference and a training step at batch 16
+  and the model's input size, the two measured alternately;
+- the utilization of the grouped and depthwise families (GROUPED) beside resnet50's;
+- float32 and full-int8 TFLite at batch 1 (TFLITE);
+- on a machine with a GPU, mixed-precision XLA training throughput (GPU_TRAINING).
+An entry whose model is not registered yet, or whose counterpart this Keras lacks, is skipped
+with a note: the table fills in as families land. The text between RESULTS.md's two markers
+is generated; everything outside them (the findings) is kept as written.
+
+Measure on a quiet machine. `--estimate` prints the rows and roughly how long they take, and
+measures nothing; the load average is recorded with the results.
 """
 
 import argparse
@@ -17,56 +25,150 @@ import importlib.metadata
 import os
 import pathlib
 import platform
+import shlex
 import statistics
 import sys
-import time
+from typing import Optional
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from keras_backbones import benchmark  # noqa: E402
+from keras_backbones import benchmark, registry  # noqa: E402
 
 BEGIN = "<!-- BEGIN MEASURED: written by benchmarks/run.py; edit outside these markers -->"
 END = "<!-- END MEASURED -->"
 BATCH = 16
 
+# ours -> (its keras.applications counterpart, how the two networks differ, written beside every
+# number of the row; None: nobody has compared them yet). resnet50(variant='v1') is the
+# layer-for-layer counterpart of keras.applications.ResNet50: the like-for-like test of the port.
+COUNTERPARTS = {
+    "vgg16": ("VGG16", "same layers, parameters and MACs; ours adds torchvision's "
+              "AdaptiveAvgPool2d(7) (identity at 224) and dropout (training only)"),
+    "resnet50": ("ResNet50", "theirs is ResNet v1 (stride on the first 1x1: 6% fewer MACs) with "
+                 "biases on all 53 convs; ours is torchvision's v1.5 (stride on the 3x3, no conv "
+                 "biases)"),
+    "resnet50(variant='v1')": ("ResNet50", "same layers and MACs, but theirs adds biases to all "
+                               "53 convs (ours have none before BatchNormalization, as "
+                               "torchvision)"),
+    "resnetv2_50": ("ResNet50V2", "theirs strides in the last block of stages 1-3 (1x1 max-pool "
+                    "shortcut: 15% fewer MACs) and biases 21 convs; ours is timm's (stride in "
+                    "the first block of stages 2-4, no conv biases)"),
+    "inception_v3": ("InceptionV3", "same main network and MACs; ours also holds torchvision's "
+                     "auxiliary classifier (3.3M parameters, its output unused), and theirs' "
+                     "BatchNormalization has no scale"),
+    "inception_resnet_v2": ("InceptionResNetV2", "same layers and MACs; theirs' "
+                            "BatchNormalization has no scale"),
+    "xception": ("Xception", "same layers, parameters and MACs; ours runs each separable conv "
+                 "as DepthwiseConv2D + 1x1 Conv2D, theirs as SeparableConv2D"),
+    "densenet121": ("DenseNet121", "same layers, parameters and MACs"),
+    "mobilenet_v1": ("MobileNet", "same layers, parameters and MACs; theirs' classifier is a "
+                     "biased 1x1 conv (ours: Dense)"),
+    "mobilenet_v2": ("MobileNetV2", "same layers, parameters and MACs; ours adds torchvision's "
+                     "classifier dropout (training only)"),
+    "mobilenet_v3_large": ("MobileNetV3Large", "same parameters and MACs; theirs includes its "
+                           "Rescaling preprocessing and runs the squeeze-excitations and the "
+                           "head as biased 1x1 convs (ours: Dense)"),
+    "efficientnet_b0": ("EfficientNetB0", None),
+    "efficientnet_v2_s": ("EfficientNetV2S", None),
+    "regnetx_016": ("RegNetX016", None),  # tf-keras only: Keras 3 has no RegNet
+    "regnety_016": ("RegNetY016", None),
+    "convnext_tiny": ("ConvNeXtTiny", "same parameters and MACs; theirs includes its "
+                      "Normalization preprocessing and runs the depthwise 7x7 convs as grouped "
+                      "Conv2D (ours: DepthwiseConv2D)"),
+}
+REFERENCE = "resnet50"  # a grouped/depthwise row under half its utilization is investigated
+GROUPED = ["resnext50_32x4d", "shufflenet_v2_x1_0", "ghostnet_100", "mobilenet_v1",
+           "mobilenet_v2", "mobilenet_v3_large", "mnasnet1_0", "regnetx_016", "regnety_016"]
+TFLITE = ["resnet18", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mnasnet1_0",
+          "shufflenet_v2_x1_0", "ghostnet_100"]  # resnet18: a dense-conv reference
+TFLITE_BAR = 0.5  # int8 / float32 latency of the mobile families
+GPU_TRAINING = ["resnet50", "convnext_tiny"]
+GPU_BATCH = 128
+
+# For --estimate: every step at this share of the matmul peak (resnet50 and VGG16 reach it,
+# depthwise-heavy models less), plus building and tracing each model (tflite: two conversions).
+ASSUMED_UTILIZATION = 0.7
+SETUP_SECONDS = {"infer": 10, "train": 30, "tflite": 45}
 
 
 @dataclasses.dataclass(frozen=True)
-class Comparison:
-    name: str
-    application: str  # in keras.applications
-    mode: str
-    repeats: int
-    warmup: int = 2
-    overrides: tuple = ()  # constructor arguments of ours, as (key, value) pairs
+class Row:
+    table: str  # "comparison", "grouped", "tflite" or "gpu"
+    model: str  # as `keras-backbones benchmark` takes it
+    mode: str = "infer"
+    against: Optional[str] = None  # keras.applications name
+    difference: Optional[str] = None  # how ours and theirs differ
+    batch: int = BATCH
+    jit: bool = False
+    precision: str = "float32"
 
-    @property
-    def label(self):
-        return benchmark.label_of(self.name, dict(self.overrides))
+    def repeats(self, options):
+        return options.train_repeats if self.mode == "train" else options.repeats
 
 
-# VGG16's steps are 4x ResNet50's, so fewer of them. resnet50(variant="v1") is the layer-for-
-# layer counterpart of keras.applications.ResNet50: the like-for-like test of the port.
-COMPARISONS = [
-    Comparison("resnet50", "ResNet50", "infer", 10),
-    Comparison("resnet50", "ResNet50", "infer", 10, overrides=(("variant", "v1"),)),
-    Comparison("resnet50", "ResNet50", "train", 5),
-    Comparison("vgg16", "VGG16", "infer", 6, warmup=1),
-    Comparison("vgg16", "VGG16", "train", 3, warmup=1),
-    Comparison("resnetv2_50", "ResNet50V2", "infer", 10),
-    Comparison("resnetv2_50", "ResNet50V2", "train", 5),
-]
-# Inference utilization (batch 16, each model's input size) of the families keras.applications
-# lacks; ResNet50, VGG16 and ResNet50V2 come from the comparisons.
-UTILIZATION = ["resnet18", "resnext50_32x4d", "seresnet50", "eca_resnet50", "cbam_resnet50",
-               "wide_resnet50_2", "alexnet", "lenet5"]
-UTILIZATION_REPEATS = 8
-# float32 and int8 TFLite at batch 1.
-TFLITE = ["resnet18", "resnet50"]
-TFLITE_REPEATS = 10
-REFERENCE = "resnet50"  # utilization below half of its is investigated (issue 9)
+def plan(only="*", gpu=False):
+    """The rows to measure, and {model: why it is not measured} for the entries skipped."""
+    registered = set(registry.list_models())
+    skipped = {}
 
+    def wanted(model, application=None):
+        if not fnmatch.fnmatch(model, only):
+            return False
+        if benchmark.parse_model(model)[0] not in registered:
+            skipped[model] = "not registered yet"
+            return False
+        if application:
+            try:
+                benchmark.resolve_against(application)
+            except ValueError:
+                skipped[model] = f"not compared: this Keras has no keras.applications.{application}"
+                return False
+        return True
+
+    rows = [Row("comparison", model, mode, application, difference)
+            for model, (application, difference) in COUNTERPARTS.items()
+            if wanted(model, application) for mode in ("infer", "train")]
+    compared = {row.model for row in rows}
+    rows += [Row("grouped", model) for model in [REFERENCE, *GROUPED]
+             if model not in compared and wanted(model)]
+    rows += [Row("tflite", model, "tflite", batch=1) for model in TFLITE if wanted(model)]
+    if gpu:
+        rows += [Row("gpu", model, "train", batch=GPU_BATCH, jit=True, precision="mixed_float16")
+                 for model in GPU_TRAINING if wanted(model)]
+    return rows, skipped
+
+
+def estimate_seconds(rows, options, macs, probe):
+    """Roughly how long measuring the CPU `rows` takes (see ASSUMED_UTILIZATION).
+    macs: {registered name: multiply-accumulates per image at its input size}; probe: a measured
+    `benchmark.matmul_peak()`, whose fastest repetition is the machine's peak."""
+    probe_seconds = min(probe.seconds)
+    achieved = ASSUMED_UTILIZATION * probe.flops / probe_seconds
+    total = 0.0
+    for row in rows:
+        if row.table == "gpu":
+            continue
+        models = 2 if row.against else 1
+        rounds = 1 + options.warmup + row.repeats(options)
+        passes = benchmark.TRAIN_FLOPS_FACTOR if row.mode == "train" else 1
+        steps = 2 if row.mode == "tflite" else 1  # float32 and int8
+        step_flops = 2 * macs[benchmark.parse_model(row.model)[0]] * row.batch * passes
+        total += models * (SETUP_SECONDS[row.mode] + steps * rounds * step_flops / achieved)
+        total += rounds * probe_seconds
+    return total
+
+
+def run_row(row, options):
+    import tensorflow as tf
+
+    with tf.device("/GPU:0" if row.table == "gpu" else "/CPU:0"):
+        return benchmark.benchmark(row.model, mode=row.mode, batch=row.batch,
+                                   against=row.against, jit=row.jit, precision=row.precision,
+                                   repeats=row.repeats(options), warmup=options.warmup)
+
+
+# --- RESULTS.md ---------------------------------------------------------------------------------
 
 def environment():
     """The machine and the software, as (key, value) rows."""
@@ -74,151 +176,159 @@ def environment():
 
     from keras_backbones.backend import KERAS_VERSION, LEGACY_KERAS
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), platform.processor())
-    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo")
-                  if line.startswith("flags")), [])
-    vector = ", ".join(f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags)
+    first_cpu = open("/proc/cpuinfo").read().split("\n\n")[0]
+    info = {key.strip(): value.strip() for key, value in
+            (line.split(":", 1) for line in first_cpu.splitlines() if ":" in line)}
+    cpu = (f"{info.get('model name', platform.processor())} (family {info.get('cpu family')}, "
+           f"model {info.get('model')})")
+    flags = info.get("flags", "").split()
+    vector = ", ".join(f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "amx_tile")
+                       if f in flags)
     memory = next((int(line.split()[1]) / 2 ** 20 for line in open("/proc/meminfo")
                    if line.startswith("MemTotal")), float("nan"))
+    gpus = [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+            for gpu in tf.config.list_physical_devices("GPU")]
     versions = [f"TensorFlow {tf.__version__}",
                 f"{'tf-keras' if LEGACY_KERAS else 'Keras'} {KERAS_VERSION}"]
-    for package in ("ai-edge-litert",):
-        try:
-            versions.append(f"{package} {importlib.metadata.version(package)}")
-        except importlib.metadata.PackageNotFoundError:
-            pass
+    try:
+        versions.append(f"ai-edge-litert {importlib.metadata.version('ai-edge-litert')}")
+    except importlib.metadata.PackageNotFoundError:
+        pass
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1 (default)")
-    gpus = tf.config.list_physical_devices("GPU")
     return [
         ("CPU", f"{cpu}, {os.cpu_count()} cores ({vector or 'no AVX2'}), {memory:.0f} GiB memory"),
-        ("GPU", ", ".join(g.name for g in gpus) or "none"),
+        ("GPU", ", ".join(gpus) or "none"),
         ("OS", platform.platform()),
-        ("Software", f"Python {platform.python_version()}, " + ", ".join(versions)
-         + f"; TF_ENABLE_ONEDNN_OPTS={onednn}"),
+        ("Software", f"Python {platform.python_version()}, {', '.join(versions)}; "
+                     f"TF_ENABLE_ONEDNN_OPTS={onednn}"),
     ]
 
 
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def fmt_range(values, digits=2):
+def spread(values, digits):
     return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
 
 
-def comparison_rows(results):
-    footnotes = {}
-    lines = ["| ours | keras.applications | mode | ours images/s | theirs images/s | ratio ours / "
-             "theirs: median (range of rounds) | ours GFLOP/s (of peak) | theirs GFLOP/s (of peak) "
-             "| GFLOPs/image ours / theirs | |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for entry, result in results:
+def comparison_table(results):
+    """results: (row, result) of the comparisons."""
+    lines = ["| ours | keras.applications | mode | images/s ours / theirs | ratio ours / theirs: "
+             "median (range over rounds) | bar >= 1 | GFLOP/s ours / theirs (of matmul peak) | "
+             "GFLOPs/image ours / theirs | how the networks differ |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row, result in results:
         ours, theirs = result.contenders
         (ratio,) = result.ratios
-        note = ""
-        difference = benchmark.DIFFERENCES.get((entry.label, entry.application))
-        if difference:
-            note = f"[{footnotes.setdefault(difference, len(footnotes) + 1)}]"
         lines.append(
-            f"| {entry.label} | {entry.application} | {entry.mode} | {ours.images_per_s:.2f} | "
-            f"{theirs.images_per_s:.2f} | **{ratio.median:.3f}** ({fmt_range(ratio.values, 3)}) | "
-            f"{ours.gflops:.0f} ({result.utilization(ours):.0%}) | "
+            f"| {row.model} | {row.against} | {row.mode} | {ours.images_per_s:.2f} / "
+            f"{theirs.images_per_s:.2f} | **{ratio.median:.3f}** ({spread(ratio.values, 3)}) | "
+            f"{'met' if ratio.median >= 1 else 'NOT MET'} | "
+            f"{ours.gflops:.0f} ({result.utilization(ours):.0%}) / "
             f"{theirs.gflops:.0f} ({result.utilization(theirs):.0%}) | "
-            f"{ours.image_flops / 1e9:.3g} / {theirs.image_flops / 1e9:.3g} | {note} |")
-    lines.append("")
-    lines += [f"[{n}] {text}." for text, n in footnotes.items()]
+            f"{ours.image_flops / 1e9:.3g} / {theirs.image_flops / 1e9:.3g} | "
+            f"{row.difference or 'not reviewed yet'} |")
     return lines
 
 
-def utilization_rows(entries):
-    """entries: (label, result, contender) of inference runs."""
-    from keras_backbones import registry
-
-    reference = next((result.utilization(c) for name, result, c in entries if name == REFERENCE),
-                     float("nan"))
+def utilization_table(results):
+    """results: (row, result) of inference runs, ours first among each result's contenders."""
+    reference = next((result.utilization(result.contenders[0]) for row, result in results
+                      if row.model == REFERENCE), float("nan"))
     lines = [f"| model | family | input | GFLOPs/image | images/s (range) | GFLOP/s | of matmul "
-             f"peak | relative to {REFERENCE}'s | |",
+             f"peak | relative to {REFERENCE}'s | bar >= 0.5 |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for name, result, c in entries:
-        utilization = result.utilization(c)
-        relative = utilization / reference
-        flag = "below half: see findings" if relative < 0.5 else ""  # False for nan
+    for row, result in results:
+        ours = result.contenders[0]
+        relative = result.utilization(ours) / reference
+        bar = "met" if relative >= 0.5 else "NOT MET: see findings" if relative < 0.5 else \
+            f"{REFERENCE} not measured"  # nan
         height, width, channels = result.shape
-        family = registry.get_spec(name.split("(")[0]).family  # the label's registered name
-        lines.append(f"| {name} | {family} | {height}x{width}x{channels} | "
-                     f"{c.image_flops / 1e9:.3g} | {c.images_per_s:.1f} ({fmt_range(c.rates, 1)}) | "
-                     f"{c.gflops:.0f} | {utilization:.0%} | {relative:.2f} | {flag} |")
+        family = registry.get_spec(benchmark.parse_model(row.model)[0]).family
+        lines.append(f"| {row.model} | {family} | {height}x{width}x{channels} | "
+                     f"{ours.image_flops / 1e9:.3g} | {ours.images_per_s:.1f} "
+                     f"({spread(ours.rates, 1)}) | {ours.gflops:.0f} | "
+                     f"{result.utilization(ours):.0%} | {relative:.2f} | {bar} |")
     return lines
 
 
-def tflite_rows(results):
-    lines = ["| model | float32 ms | int8 ms | int8 / float32 latency: median (range of rounds) "
-             "| files and XNNPACK partitions |", "|---|---|---|---|---|"]
-    for result in results:
-        contenders = result.contenders
-        latency_ratios = [r for r in result.ratios if r.of == "latency"]
-        for (f32, i8), ratio in zip(zip(contenders[::2], contenders[1::2]), latency_ratios):
-            label = f32.label.rsplit(" TFLite", 1)[0]
-            files = "; ".join(n.split(": ", 1)[1] for n in result.notes
-                              if n.startswith(f"{label} TFLite"))
-            lines.append(f"| {label} | {f32.latency_ms:.1f} | {i8.latency_ms:.1f} | "
-                         f"**{ratio.median:.3f}** ({fmt_range(ratio.values, 3)}) | {files} |")
-        for r in result.ratios:
-            if r.of == "throughput":
-                lines.append(f"| {r.label} | | | **{r.median:.3f}** ({fmt_range(r.values, 3)}) | |")
+def tflite_table(results):
+    """results: (row, result) of tflite runs of ours alone."""
+    lines = [f"| model | float32 ms | int8 ms | int8 / float32 latency: median (range over "
+             f"rounds) | bar <= {TFLITE_BAR} | files and XNNPACK partitions |",
+             "|---|---|---|---|---|---|"]
+    for row, result in results:
+        f32, i8 = result.contenders
+        ratio = result.ratios[0]
+        files = "; ".join(note.split(": ", 1)[1] for note in result.notes)
+        lines.append(f"| {row.model} | {f32.latency_ms:.1f} | {i8.latency_ms:.1f} | "
+                     f"**{ratio.median:.3f}** ({spread(ratio.values, 3)}) | "
+                     f"{'met' if ratio.median <= TFLITE_BAR else 'NOT MET'} | {files} |")
     return lines
 
 
-def measured_section(results, started, finished, loads, seconds):
-    comparisons, utilization, tflite = results
-    peaks = [r.peak.gflops for _, r in comparisons + utilization if r.peak]
-    peaks += [r.peak.gflops for r in tflite if r.peak]
-    infer = [(entry.label, r, r.contenders[0]) for entry, r in comparisons
-             if entry.mode == "infer"]
-    infer += [(name, r, r.contenders[0]) for name, r in utilization]
+def gpu_table(results):
+    lines = ["| model | batch | images/s (range) | GFLOP/s | of float16 matmul peak |",
+             "|---|---|---|---|---|"]
+    for row, result in results:
+        ours = result.contenders[0]
+        lines.append(f"| {row.model} | {row.batch} | {ours.images_per_s:.1f} "
+                     f"({spread(ours.rates, 1)}) | {ours.gflops:.0f} | "
+                     f"{result.utilization(ours):.0%} |")
+    return lines
+
+
+def measured_section(results, skipped, started, finished, loads, command):
+    """The generated part of RESULTS.md. results: (row, result) in plan order."""
+    def of(table):
+        return [(row, result) for row, result in results if row.table == table]
+
+    comparisons = of("comparison")
+    inference = [(row, result) for row, result in comparisons if row.mode == "infer"]
+    order = [REFERENCE, *GROUPED]
+    grouped = sorted(((row, result) for row, result in inference + of("grouped")
+                      if row.model in order), key=lambda item: order.index(item[0].model))
+    peaks = [result.peak.gflops for row, result in results if result.peak and row.table != "gpu"]
+    minutes = (finished - started).total_seconds() / 60
     lines = [BEGIN, "", f"Measured {started:%Y-%m-%d %H:%M} to {finished:%H:%M} UTC "
-             f"({seconds / 60:.1f} minutes) by `python benchmarks/run.py`.", ""]
-    lines += ["## Machine", "", "| | |", "|---|---|"]
+             f"({minutes:.0f} min) by `{command}`.", "", "## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in environment()]
     lines += [f"| Load average (1 min) | {loads[0]:.2f} at the start, {loads[1]:.2f} at the end "
-              f"({os.cpu_count()} cores; other work on the machine slows every contender of a "
-              "round alike) |",
-              f"| float32 matmul peak | median {statistics.median(peaks):.0f} GFLOP/s over the runs "
-              f"(range {min(peaks):.0f}-{max(peaks):.0f}), measured inside each run's rounds |", ""]
-    lines += ["## Method", "",
-              "Every row is `keras-backbones benchmark NAME --batch 16 [--mode train] "
+              f"({os.cpu_count()} cores) |"]
+    if peaks:
+        lines.append(f"| float32 matmul peak | {statistics.median(peaks):.0f} GFLOP/s, median over "
+                     f"the rows (range {spread(peaks, 0)}) |")
+    lines += ["", "## Method", "",
+              "Each row is one `keras-backbones benchmark NAME [--mode train|tflite] "
               "[--against keras.applications.X]` (`keras_backbones/benchmark.py`): random "
-              "weights, random inputs, logits out; one untimed call (tracing) and 2 untimed "
-              "warm-up repetitions, then timed repetitions in rounds in which our model, "
-              "keras.applications' and a float32 matmul probe (8 chained 1024x1024 `tf.matmul`s "
-              "in a `tf.function`) each run once, the order reversed every other round. The ratio "
-              "is ours / theirs images/s within each round; the table gives its median. "
-              "Inference is `model(x, training=False)` in a `tf.function`; a training step is "
-              "one SGD (momentum 0.9) step on sparse categorical cross-entropy in a "
-              "`tf.function`. Achieved GFLOP/s = 2 x the multiply-accumulates counted by "
-              "`keras_backbones.stats.count_macs` (convolutions, dense layers and the custom "
-              "layers' own counts; keras.applications models counted on their own graphs the "
-              "same way) x images/s, a training step counting 3 forward passes; \"of peak\" "
-              "divides it by the matmul probe's GFLOP/s in the same rounds. No XLA "
-              "(`--jit` off), float32.", ""]
-    lines += [f"## Ours against keras.applications (batch {BATCH}, 224x224, float32, CPU)", ""]
-    lines += comparison_rows(comparisons) + [""]
-    lines += [f"## Utilization (inference, batch {BATCH}, each model's input size)", ""]
-    lines += utilization_rows(infer) + [""]
-    lines += ["## TFLite (batch 1, LiteRT interpreter, XNNPACK on "
-              f"{os.cpu_count()} threads; int8 = full integer, calibrated on "
-              f"{benchmark.TFLITE_CALIBRATION_SAMPLES} random images)", ""]
-    lines += tflite_rows(tflite) + [""]
+              "weights and inputs, logits out, float32, no XLA. Every contender (our model, "
+              "keras.applications', and a float32 matmul probe: 8 chained 1024x1024 "
+              "`tf.matmul`s in a `tf.function`) runs once untimed (tracing) and the warm-up "
+              "repetitions, then the timed repetitions in rounds, each contender once per round, "
+              "the order reversed every other round. A ratio is taken within each round (the "
+              "machine's noise slows both sides of a round alike); the figure is the median over "
+              "rounds. Inference is `model(x, training=False)` in a `tf.function`; a training "
+              "step is forward, backward and an SGD (momentum 0.9) update on sparse categorical "
+              "cross-entropy in a `tf.function`, both models trained the same way. Achieved "
+              "GFLOP/s = 2 x the multiply-accumulates that `keras_backbones.stats` counts on "
+              "each model's own graph, x images/s (a training step counts 3 "
+              "forward passes); \"of matmul peak\" divides it by the probe's GFLOP/s in the same "
+              "rounds. TFLite: `keras_backbones.export.tflite` float32 and full int8 (calibrated "
+              f"on {benchmark.TFLITE_CALIBRATION_SAMPLES} random images), `invoke()` at batch 1 "
+              f"in the LiteRT interpreter with XNNPACK on {os.cpu_count()} threads.", ""]
+    for title, write_table, rows in [
+            (f"Ours against keras.applications (batch {BATCH}, float32, CPU)", comparison_table,
+             comparisons),
+            (f"Grouped and depthwise convolutions: utilization (inference, batch {BATCH})",
+             utilization_table, grouped),
+            ("TFLite (batch 1, XNNPACK)", tflite_table, of("tflite"))]:
+        lines += [f"## {title}", "", *(write_table(rows) if rows else ["Not measured."]), ""]
     lines += ["## GPU", ""]
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
-        lines += ["A GPU is present, but this script measures the CPU table only; run "
-                  "`keras-backbones benchmark resnet50 --mode train --batch 128 --jit "
-                  "--precision mixed_float16` for the GPU figures.", ""]
+    if of("gpu"):
+        lines += [f"Training step, batch {GPU_BATCH}, mixed_float16, XLA (`--jit`).", ""]
+        lines += gpu_table(of("gpu")) + [""]
     else:
-        lines += ["No GPU machine was available to this session; not measured.", ""]
+        lines += ["No GPU was available to this run: not measured.", ""]
+    if skipped:
+        lines += ["## Not measured", ""]
+        lines += [f"- {model}: {why}" for model, why in skipped.items()] + [""]
     lines.append(END)
     return "\n".join(lines)
 
@@ -230,40 +340,71 @@ def write(path, section):
         before, rest = text.split(BEGIN, 1)
         after = rest.split(END, 1)[1]
     else:
-        before, after = "# Benchmarks\n\n", "\n\n## Findings\n\n(not written yet)\n"
+        before, after = "# Benchmarks\n\n", "\n\n## Findings\n\n(none written yet)\n"
     path.write_text(before + section + after)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="*", help="run only the rows of models matching this "
-                        "shell pattern (the file then holds only those)")
-    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "benchmarks" / "RESULTS.md")
-    options = parser.parse_args()
-    selected = lambda name: fnmatch.fnmatch(name, options.only)  # noqa: E731
+# --- the command --------------------------------------------------------------------------------
 
-    started, start, load_start = utc_now(), time.time(), os.getloadavg()[0]
-    comparisons, utilization, tflite = [], [], []
-    for entry in COMPARISONS:
-        if selected(entry.name):
-            result = benchmark.benchmark(entry.name, mode=entry.mode, batch=BATCH,
-                                         against=entry.application, repeats=entry.repeats,
-                                         warmup=entry.warmup, overrides=dict(entry.overrides))
-            print("\n".join(benchmark.describe(result)), flush=True)
-            comparisons.append((entry, result))
-    for name in filter(selected, UTILIZATION):
-        result = benchmark.benchmark(name, batch=BATCH, repeats=UTILIZATION_REPEATS)
+def parse_args(argv=None):
+    def count(minimum):
+        def parse(text):
+            value = int(text)
+            if value < minimum:
+                raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+            return value
+        return parse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="*", help="only the models matching this shell "
+                        "pattern (RESULTS.md then holds only those)")
+    parser.add_argument("--repeats", type=count(1), default=10,
+                        help="timed rounds of the inference and TFLite rows")
+    parser.add_argument("--train-repeats", type=count(1), default=5,
+                        help="timed rounds of the training rows")
+    parser.add_argument("--warmup", type=count(0), default=2,
+                        help="untimed repetitions after the first call of each contender")
+    parser.add_argument("--estimate", action="store_true",
+                        help="print the rows and roughly how long they take; measure nothing")
+    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    options = parse_args(argv)
+    import tensorflow as tf
+
+    rows, skipped = plan(options.only, gpu=bool(tf.config.list_physical_devices("GPU")))
+    for model, why in skipped.items():
+        print(f"skipped {model}: {why}")
+    for row in rows:
+        against = f" --against keras.applications.{row.against}" if row.against else ""
+        model = f'"{row.model}"' if "(" in row.model else row.model
+        print(f"row: keras-backbones benchmark {model} --mode {row.mode} "
+              f"--batch {row.batch}{against}"
+              f"{' --jit --precision ' + row.precision if row.table == 'gpu' else ''}")
+    (probe,) = benchmark.measure([benchmark.matmul_peak()], repeats=3, warmup=1)
+    macs = {name: stats["macs"] for name, stats in registry.model_stats(
+        sorted({benchmark.parse_model(row.model)[0] for row in rows})).items()}
+    seconds = estimate_seconds(rows, options, macs, probe)
+    print(f"{len(rows)} rows: about {seconds / 60:.0f} min on this machine (matmul peak "
+          f"{probe.flops / min(probe.seconds) / 1e9:.0f} GFLOP/s now; steps assumed at "
+          f"{ASSUMED_UTILIZATION:.0%} of it"
+          f"{'; GPU rows not included' if any(r.table == 'gpu' for r in rows) else ''}).",
+          flush=True)
+    if options.estimate:
+        return
+    started, load_start = datetime.datetime.now(datetime.timezone.utc), os.getloadavg()[0]
+    results = []
+    for row in rows:
+        result = run_row(row, options)
         print("\n".join(benchmark.describe(result)), flush=True)
-        utilization.append((name, result))
-    for name in filter(selected, TFLITE):
-        result = benchmark.benchmark(name, mode="tflite", repeats=TFLITE_REPEATS)
-        print("\n".join(benchmark.describe(result)), flush=True)
-        tflite.append(result)
-    section = measured_section((comparisons, utilization, tflite), started,
-                               utc_now(), (load_start, os.getloadavg()[0]),
-                               time.time() - start)
-    write(options.out, section)
-    print(f"Wrote {options.out}")
+        results.append((row, result))
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    command = shlex.join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])])
+    write(options.out, measured_section(results, skipped, started, finished,
+                                        (load_start, os.getloadavg()[0]), command))
+    print(f"Wrote {options.out} ({(finished - started).total_seconds() / 60:.0f} min).")
 
 
 if __name__ == "__main__":

@@ -40,3 +40,8 @@ def dtype_policy_name():
 
 def clear_session():
     keras.backend.clear_session()
+
+
+def tf_variables(model):
+    """The model's variables as `tf.Variable`s (Keras 3 wraps them), for tf.Module tracking."""
+    return [v if LEGACY_KERAS else v.value for v in model.variables]

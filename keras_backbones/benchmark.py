@@ -3,30 +3,36 @@ and beside the machine's own arithmetic limit.
 
     keras-backbones benchmark NAME [--mode infer|train|tflite] [--batch 16] [--size S]
         [--against keras.applications.X] [--jit] [--repeats 10] [--warmup 2]
+        [--precision float32|mixed_float16|mixed_bfloat16]
+
+NAME is a registered variant, or one built with other constructor arguments:
+`"resnet50(variant='v1')"`.
 
 Method. Everything measured is a *contender* whose one call is one step: our model, the
 --against model, and a float32 matmul probe (a few large `tf.matmul`s in a `tf.function`, the
 machine's practical peak). Each contender runs once untimed (tracing, compilation, delegate
-set-up) and `--warmup` more times, then the timed repetitions run round-robin, the order
-reversed every other round: on a shared, noisy machine a slow spell slows every contender of
-its round alike, so the figure is the ratio of each round (ours / theirs images/s) and their
-median, not an absolute time.
+set-up) and `--warmup` more times, then the timed repetitions run in rounds, each contender
+once per round, the order reversed every other round: on a shared, noisy machine a slow spell
+slows every contender of its round alike, so the figure is the ratio within each round (ours /
+theirs images/s) and the median of those ratios, not an absolute time.
 
-Achieved GFLOP/s is the counted FLOPs per image (2 x the multiply-accumulates of
-`keras_backbones.stats.count_macs`, at the measured size) times images/s; a training step
-counts as 3 forward passes (forward, and backward to activations and to weights).
+Achieved GFLOP/s is the counted FLOPs per image (2 x the multiply-accumulates that
+`keras_backbones.stats` counts on the model's graph at the measured size) times images/s; a
+training step counts as 3 forward passes (forward, and backward to activations and weights).
 Utilization is that over the matmul probe's GFLOP/s measured in the same rounds.
 
 Modes: `infer` is model(x, training=False) in a tf.function (XLA with --jit); `train` is one
-SGD step (momentum 0.9, sparse categorical cross-entropy on the logits, in a tf.function);
-`tflite` converts to float32 and to full-int8 TFLite (`keras_backbones.export.tflite`) and
-times `invoke()` at batch 1 in the LiteRT interpreter (XNNPACK, the default delegate, on every
-core). Models are built with random weights and return logits (classifier_activation=None).
+SGD step (momentum 0.9, sparse categorical cross-entropy on the logits, in a tf.function),
+the --against model trained the same way; `tflite` converts to float32 and to full-int8 TFLite
+(`keras_backbones.export.tflite`) and times `invoke()` at batch 1 in the LiteRT interpreter
+(XNNPACK, its default delegate, on every core). Models are built with random weights and
+return logits (classifier_activation=None).
 
 TensorFlow is imported only when a benchmark runs: the command line defines these flags at
 start-up, before it knows the command.
 """
 
+import ast
 import contextlib
 import dataclasses
 import difflib
@@ -35,6 +41,7 @@ import io
 import os
 import statistics
 import time
+import warnings
 from typing import Callable, List, Optional, Tuple
 
 from absl import flags
@@ -59,26 +66,6 @@ APPLICATIONS_PREFIXES = ("keras.applications.", "tf.keras.applications.")
 TRAIN_FLOPS_FACTOR = 3  # forward + backward (activation and weight gradients): 3 forward passes
 PEAK_PROBE = (1024, 8)  # the probe: a chain of 8 products of 1024 x 1024 matrices
 TFLITE_CALIBRATION_SAMPLES = 4  # int8 calibration: enough to set scales for a timing
-
-# Where a keras.applications model is not the same network as ours: say so beside the number.
-DIFFERENCES = {
-    ("resnet50", "ResNet50"):
-        "keras.applications.ResNet50 is ResNet v1 (stride on each stage's first 1x1 conv, conv "
-        "biases); ours is torchvision's v1.5 (stride on the 3x3, no conv biases): 6% more "
-        "multiply-accumulates, as the first 1x1 of stages 2-4's first blocks runs at the "
-        "block input's resolution",
-    ("resnet50(variant='v1')", "ResNet50"):
-        "the same layers (ResNet v1, stride on each stage's first 1x1 conv); keras.applications' "
-        "convolutions add biases (ours have none: a BatchNormalization follows each, as in "
-        "torchvision)",
-    ("vgg16", "VGG16"):
-        "same convolutions and dense layers; ours adds torchvision's AdaptiveAvgPool2d(7) "
-        "(identity at 224) and classifier dropout (training only)",
-    ("resnetv2_50", "ResNet50V2"):
-        "keras.applications.ResNet50V2 strides in the last block of stages 1-3 (its shortcut "
-        "a 1x1 max pool) and biases its stem, expanding and projection convolutions; ours is "
-        "timm's resnetv2_50 (stride in the first block of stages 2-4, no conv biases)",
-}
 
 
 # --- what is measured -------------------------------------------------------------------------
@@ -115,21 +102,32 @@ class Contender:
 
 @dataclasses.dataclass
 class Ratio:
-    """a / b per round: of images/s ("throughput", higher is better for a) or of latency."""
+    """a / b within each round (the two timed side by side): of images/s ("throughput": above
+    1 when a is faster) or of latency (below 1 when a is faster)."""
 
     label: str
     a: Contender
     b: Contender
     of: str = "throughput"
 
+    def _of(self, a_seconds, b_seconds):
+        return b_seconds / a_seconds if self.of == "throughput" else a_seconds / b_seconds
+
     @property
     def values(self):
-        pairs = zip(self.a.seconds, self.b.seconds)
-        return [tb / ta if self.of == "throughput" else ta / tb for ta, tb in pairs]
+        """One per round."""
+        return [self._of(ta, tb) for ta, tb in zip(self.a.seconds, self.b.seconds)]
 
     @property
     def median(self):
+        """The figure."""
         return statistics.median(self.values)
+
+    @property
+    def best(self):
+        """The same ratio of the two fastest repetitions: other work on the machine only ever
+        slows a repetition, so each contender's fastest is its least disturbed."""
+        return self._of(min(self.a.seconds), min(self.b.seconds))
 
 
 @dataclasses.dataclass
@@ -146,9 +144,6 @@ class Result:
     ratios: List[Ratio]
     peak: Optional[Contender]
     notes: List[str]
-
-    def contender(self, label):
-        return next(c for c in self.contenders if c.label == label)
 
     def utilization(self, contender):
         """Achieved GFLOP/s over the matmul probe's, both medians of the same rounds."""
@@ -229,6 +224,22 @@ def label_of(name, overrides=None):
     return f"{name}({arguments})" if arguments else name
 
 
+def parse_model(text):
+    """(name, constructor arguments) of "resnet50" or "resnet50(variant='v1')"; label_of's
+    inverse. The name is checked by the registry, later."""
+    if "(" not in text:
+        return text, {}
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and not call.args \
+                and all(k.arg for k in call.keywords):
+            return call.func.id, {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    except (SyntaxError, ValueError):
+        pass
+    raise ValueError(f"{text!r} is not a model: expected a registered name, optionally with "
+                     "keyword arguments of literals, as in \"resnet50(variant='v1')\".")
+
+
 def build_theirs(application, shape):
     from keras_backbones.backend import keras
 
@@ -236,20 +247,15 @@ def build_theirs(application, shape):
     return constructor(weights=None, input_shape=(*shape[:2], 3), classifier_activation=None)
 
 
-def counted_flops(model, fallback=None):
-    """(FLOPs per image, how they were counted): 2 x stats.count_macs on the model's graph,
-    or `fallback` (FLOPs, note) where the counter finds nothing it knows."""
+def counted_flops(model):
+    """(FLOPs per image, how they were counted): 2 x the multiply-accumulates counted on the
+    model's graph; nan where the counter finds nothing it knows."""
     from keras_backbones import stats
 
-    try:
-        macs = stats.count_macs(model)
-    except Exception:  # a layer type the counter cannot read
-        macs = 0
+    macs = stats.count_macs(model)
     if macs > 0:
-        return 2.0 * macs, "counted on its graph (keras_backbones.stats.count_macs)"
-    if fallback is None:
-        return float("nan"), "not countable"
-    return fallback
+        return 2.0 * macs, "counted on its graph (keras_backbones.stats.layer_macs)"
+    return float("nan"), "not countable"
 
 
 def random_batch(shape, batch, seed=0):
@@ -309,7 +315,7 @@ def tflite_interpreter(content):
     runner = Interpreter(model_content=content, num_threads=os.cpu_count())
     runner.allocate_tensors()
     partitions = sum(op["op_name"] == "DELEGATE" for op in runner._get_ops_details())
-    return runner, f"{partitions} XNNPACK partition{'s' if partitions != 1 else ''}"
+    return runner, f"{partitions} XNNPACK partition(s)"
 
 
 def tflite_contenders(label, model, flops_per_image, flops_note):
@@ -339,13 +345,14 @@ def tflite_contenders(label, model, flops_per_image, flops_note):
 
 @contextlib.contextmanager
 def quiet():
-    """Python-level stdout and absl INFO logging off for the duration."""
+    """Python-level stdout, warnings and absl INFO logging off for the duration."""
     from absl import logging
 
     verbosity = logging.get_verbosity()
     logging.set_verbosity(logging.WARNING)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             yield
     finally:
         logging.set_verbosity(verbosity)
@@ -355,7 +362,8 @@ def quiet():
 
 def check_options(name, mode="infer", batch=16, size=None, against=None, jit=False,
                   repeats=10, warmup=2, precision="float32"):
-    """ValueError for bad options, before anything is built; returns the --against name."""
+    """ValueError for bad options, before anything is built; returns the keras.applications
+    name of `against` (None without one)."""
     from keras_backbones import registry
 
     registry.get_spec(name)  # an unknown name: the registry lists the closest
@@ -377,23 +385,29 @@ def check_options(name, mode="infer", batch=16, size=None, against=None, jit=Fal
     return resolve_against(against) if against else None
 
 
-def benchmark(name, mode="infer", batch=16, size=None, against=None, jit=False, repeats=10,
-              warmup=2, precision="float32", peak=True, overrides=None):
-    """Builds and times `name` (and the keras.applications model `against`); a `Result`.
+def benchmark(model, mode="infer", batch=16, size=None, against=None, jit=False, repeats=10,
+              warmup=2, precision="float32", peak=True):
+    """Builds and times `model` (and the keras.applications model `against`); a `Result`.
 
-    A size below the model's minimum is the builder's ValueError, which names the minimum.
-    mode "tflite" runs batch 1 whatever `batch` is. overrides: constructor arguments of our
-    model (`{"variant": "v1"}`); the model is then labelled `resnet50(variant='v1')`."""
+    model: a registered name, or one called with constructor arguments
+    ("resnet50(variant='v1')"). A size below the network's minimum is its builder's ValueError,
+    which names the minimum. Mode "tflite" runs batch 1. peak=False leaves the matmul probe out
+    (and with it the utilization)."""
     from keras_backbones.backend import clear_session, dtype_policy_name, set_dtype_policy
 
+    name, overrides = parse_model(model)
     application = check_options(name, mode, batch, size, against, jit, repeats, warmup, precision)
+    label = label_of(name, overrides)
     batch = 1 if mode == "tflite" else batch
     shape = input_shape(name, size)
     previous_policy = dtype_policy_name()
     clear_session()
     set_dtype_policy(precision)
     try:
-        contenders, notes = _contenders(name, overrides, application, mode, batch, shape, jit)
+        models = [(label, build_ours(name, shape, overrides))]
+        if application:
+            models.append((f"keras.applications.{application}", build_theirs(application, shape)))
+        contenders, notes = _contenders(models, mode, batch, jit)
         probe = None
         if peak:
             compute = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
@@ -401,53 +415,50 @@ def benchmark(name, mode="infer", batch=16, size=None, against=None, jit=False, 
         measure(contenders + ([probe] if probe else []), repeats, warmup)
     finally:
         set_dtype_policy(previous_policy)
+    del models
     for contender in contenders:  # release the models and their compiled steps
         contender.step = None
     gc.collect()
     clear_session()
-    label = label_of(name, overrides)
     return Result(name=label, mode=mode, batch=batch, shape=shape, jit=jit, precision=precision,
                   repeats=repeats, warmup=warmup, contenders=contenders,
-                  ratios=_ratios(label, application, mode, contenders), peak=probe, notes=notes)
+                  ratios=_ratios(contenders, mode), peak=probe, notes=notes)
 
 
-def _contenders(name, overrides, application, mode, batch, shape, jit):
-    """The contenders of one benchmark (ours first), and notes on what they are."""
-    label = label_of(name, overrides)
-    ours = build_ours(name, shape, overrides)
-    flops, note = counted_flops(ours)
-    models = [(label, ours, flops, note)]
-    notes = []
-    if application:
-        theirs = build_theirs(application, shape)
-        their_flops, their_note = counted_flops(
-            theirs, fallback=(flops, f"not countable: assumed equal to {label}'s"))
-        models.append((f"keras.applications.{application}", theirs, their_flops, their_note))
-        if (label, application) in DIFFERENCES:
-            notes.append(f"Architectures differ: {DIFFERENCES[label, application]}.")
-    contenders = []
-    for label, model, flops, note in models:
+def _contenders(models, mode, batch, jit):
+    """The contenders of (label, model) pairs, ours first, in their order; and notes on them.
+    A model the counter finds nothing in is assumed to do ours' FLOPs (and says so)."""
+    contenders, notes = [], []
+    ours_flops = None
+    for label, model in models:
+        flops, note = counted_flops(model)
+        if ours_flops is None:
+            ours_flops = flops
+        elif not flops > 0:
+            flops, note = ours_flops, f"not countable: assumed equal to {models[0][0]}'s"
         if mode == "tflite":
             converted, conversion_notes = tflite_contenders(label, model, flops, note)
-            contenders.extend(converted)
-            notes.extend(conversion_notes)
+            contenders += converted
+            notes += conversion_notes
         else:
             make = infer_contender if mode == "infer" else train_contender
             contenders.append(make(label, model, batch, jit, flops, note))
     return contenders, notes
 
 
-def _ratios(name, application, mode, contenders):
-    theirs = f"keras.applications.{application}"
+def _ratios(contenders, mode):
+    """infer, train: ours / theirs images/s. tflite (contenders: float32 and int8 of ours, then
+    of theirs): each model's int8 / float32 latency, then ours / theirs images/s of each."""
     if mode != "tflite":
-        return [Ratio(f"{name} / {theirs} images/s", a=contenders[0], b=contenders[1])] \
-            if application else []
-    # contenders: ours float32, ours int8 (then theirs float32, theirs int8)
-    ratios = [Ratio(f"{label}: TFLite int8 / float32 latency", a=contenders[i + 1], b=contenders[i],
-                    of="latency") for i, label in zip((0, 2), (name, theirs)) if i < len(contenders)]
-    if application:
-        ratios += [Ratio(f"{name} / {theirs} images/s, TFLite {kind}", a=contenders[i],
-                         b=contenders[i + 2]) for i, kind in enumerate(("float32", "int8"))]
+        if len(contenders) < 2:
+            return []
+        ours, theirs = contenders
+        return [Ratio(f"{ours.label} / {theirs.label} images/s", a=ours, b=theirs)]
+    pairs = [contenders[i:i + 2] for i in range(0, len(contenders), 2)]
+    ratios = [Ratio(f"{f32.label.rsplit(' TFLite', 1)[0]}: TFLite int8 / float32 latency",
+                    a=i8, b=f32, of="latency") for f32, i8 in pairs]
+    if len(pairs) == 2:
+        ratios += [Ratio(f"{a.label} / {b.label} images/s", a=a, b=b) for a, b in zip(*pairs)]
     return ratios
 
 
@@ -456,23 +467,24 @@ def describe(result):
     height, width, channels = result.shape
     lines = [f"{result.name}: {result.mode}, batch {result.batch}, {height}x{width}x{channels}, "
              f"{result.precision}, XLA {'on' if result.jit else 'off'}; {result.repeats} timed "
-             f"repetitions after {1 + result.warmup} untimed, contenders alternating."]
+             f"round(s) after {1 + result.warmup} untimed repetition(s), contenders alternating."]
     everything = result.contenders + ([result.peak] if result.peak else [])
-    width_ = max(len(c.label) for c in everything)
+    column = max(len(c.label) for c in everything)
     for c in result.contenders:
         rates = c.rates
         utilization = f", {result.utilization(c):.0%} of the matmul peak" if result.peak else ""
-        lines.append(f"  {c.label.ljust(width_)}  {c.images_per_s:8.2f} images/s "
+        lines.append(f"  {c.label.ljust(column)}  {c.images_per_s:8.2f} images/s median "
                      f"(min {min(rates):.2f}, max {max(rates):.2f}; {c.latency_ms:.1f} ms/image)"
                      f"  {c.gflops:7.1f} GFLOP/s{utilization}")
     if result.peak:
         p = result.peak
         gflops = [p.flops / s / 1e9 for s in p.seconds]
-        lines.append(f"  {p.label.ljust(width_)}  {p.gflops:8.1f} GFLOP/s "
+        lines.append(f"  {p.label.ljust(column)}  {p.gflops:8.1f} GFLOP/s median "
                      f"(min {min(gflops):.1f}, max {max(gflops):.1f})")
     for r in result.ratios:
         values = " ".join(f"{v:.3f}" for v in r.values)
-        lines.append(f"  ratio {r.label}: median {r.median:.3f} (per round: {values})")
+        lines.append(f"  ratio {r.label}: median {r.median:.3f} (per round: {values}); "
+                     f"fastest against fastest {r.best:.3f}")
     per = f" (x {TRAIN_FLOPS_FACTOR} per trained image)" if result.mode == "train" else ""
     for c in result.contenders:
         if not c.label.endswith("int8"):
@@ -488,7 +500,8 @@ def main(args):
         raise ValueError("benchmark takes one model name: keras-backbones benchmark resnet50 "
                          "[--mode infer|train|tflite] [--against keras.applications.ResNet50]")
     if FLAGS.mode == "tflite" and FLAGS["batch"].present and FLAGS.batch != 1:
-        raise ValueError(f"--mode tflite runs batch 1 (a phone's latency); got --batch {FLAGS.batch}.")
+        raise ValueError(f"--mode tflite runs batch 1 (a phone's latency); "
+                         f"got --batch {FLAGS.batch}.")
     result = benchmark(args[0], mode=FLAGS.mode, batch=FLAGS.batch, size=FLAGS.size,
                        against=FLAGS.against, jit=FLAGS.jit, repeats=FLAGS.repeats,
                        warmup=FLAGS.warmup, precision=FLAGS.precision)

@@ -8,6 +8,11 @@
                                        max |logits difference| against the reference at
                                        random init (needs the parity extra)
     keras-backbones train / evaluate   see `keras-backbones train --helpfull`
+    keras-backbones export / optimize / evaluate-tflite
+                                       TF Serving SavedModels, TFLite (float32, float16,
+                                       dynamic, int8), ONNX; TFMOT QAT, pruning, clustering;
+                                       artifacts evaluated on the recipe's data
+    keras-backbones benchmark NAME     images/s, against keras.applications
 """
 
 import os
@@ -19,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 from absl import app, flags  # noqa: E402
 
 import keras_backbones.benchmark as benchmark  # noqa: E402  (defines its flags)
+from keras_backbones.export import commands as export_commands  # noqa: E402  (its flags)
 from keras_backbones.training import commands as training_commands  # noqa: E402  (its flags)
 
 FLAGS = flags.FLAGS
@@ -27,7 +33,8 @@ flags.DEFINE_boolean("summary", True, "info: print the Keras model summary too."
 flags.DEFINE_string("name", None, "convert: the registered variant the checkpoint is of.")
 flags.DEFINE_string("source", None, "convert: whose names the checkpoint uses (torchvision, "
                     "timm, official:...); default: the variant's reference.")
-flags.DEFINE_integer("classes", 1000, "convert: classes of the checkpoint's classifier.")
+flags.DEFINE_integer("classes", 1000, "convert: classes of the checkpoint's classifier; export: "
+                     "of the model, for weights without a recipe.")
 flags.DEFINE_string("sizes", None, "parity: input sizes HxW, comma separated; default: the "
                     "variant's input size and 160x192.")
 flags.DEFINE_string("references", None, "parity: a module whose build(source, name, options) "
@@ -133,7 +140,8 @@ def cmd_parity(args):
 
 COMMANDS = {"list": cmd_list, "info": cmd_info, "convert": cmd_convert, "parity": cmd_parity,
             "train": training_commands.train, "evaluate": training_commands.evaluate,
-            "benchmark": benchmark.main}
+            "benchmark": benchmark.main, "export": export_commands.export,
+            "optimize": export_commands.optimize, "evaluate-tflite": export_commands.evaluate_tflite}
 
 
 def main(argv):

@@ -46,4 +46,7 @@ def layer_macs(layer):
 
 
 def count_macs(model):
-    return int(sum(layer_macs(layer) for layer in model.layers))
+    """Multiply-accumulates of a model's layers, nested models included (keras.applications'
+    ConvNeXt keeps its stem in a Sequential)."""
+    return int(sum(count_macs(layer) if isinstance(layer, keras.Model) else layer_macs(layer)
+                   for layer in model.layers))

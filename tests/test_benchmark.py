@@ -1,6 +1,9 @@
-"""`keras-backbones benchmark`: its options and its report (not its timings), on LeNet-5 and
-one repetition, so that the whole file runs in well under a minute."""
+"""`keras-backbones benchmark` and benchmarks/run.py: options, statistics, reports and tables,
+not timings. What runs, runs LeNet-5 for one repetition, so the file takes well under a minute."""
 
+import argparse
+import datetime
+import importlib.util
 import os
 import pathlib
 import subprocess
@@ -15,6 +18,31 @@ from keras_backbones import benchmark
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = dict(batch=2, repeats=1, warmup=0)
 
+
+def load_run_script():
+    spec = importlib.util.spec_from_file_location("benchmarks_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+table = load_run_script()
+
+
+def contender(label, seconds, images=16, image_flops=1e9):
+    return benchmark.Contender(label=label, step=None, images=images, flops=images * image_flops,
+                               image_flops=image_flops, seconds=list(seconds))
+
+
+def result(name, contenders, ratios=(), mode="infer", peak_seconds=(1.0,), notes=()):
+    peak = contender("peak", peak_seconds, images=1, image_flops=100e9) if peak_seconds else None
+    return benchmark.Result(name=name, mode=mode, batch=contenders[0].images, shape=(224, 224, 3),
+                            jit=False, precision="float32", repeats=len(contenders[0].seconds),
+                            warmup=0, contenders=list(contenders), ratios=list(ratios), peak=peak,
+                            notes=list(notes))
+
+
+# --- options ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("options, message", [
     (dict(name="resnet5O"), r"Unknown model name 'resnet5O'.*Closest names: .*resnet50"),
@@ -36,10 +64,35 @@ def test_bad_options_are_value_errors_that_say_what_is_allowed(options, message)
         benchmark.check_options(**options)
 
 
-@pytest.mark.parametrize("target", ["keras.applications.ResNet50", "tf.keras.applications.ResNet50",
-                                    "ResNet50"])
+@pytest.mark.parametrize("target", ["keras.applications.ResNet50",
+                                    "tf.keras.applications.ResNet50", "ResNet50"])
 def test_against_accepts_the_applications_name_with_or_without_its_module(target):
     assert benchmark.check_options("lenet5", against=target) == "ResNet50"
+
+
+def test_a_model_with_constructor_arguments_is_parsed_and_labelled_the_same_way():
+    assert benchmark.parse_model("resnet50") == ("resnet50", {})
+    assert benchmark.parse_model("resnet50(variant='v1', se=True)") == \
+        ("resnet50", {"variant": "v1", "se": True})
+    assert benchmark.label_of("resnet50", {"variant": "v1"}) == "resnet50(variant='v1')"
+    assert benchmark.label_of(*benchmark.parse_model("resnet50(variant='v1')")) == \
+        "resnet50(variant='v1')"
+
+
+@pytest.mark.parametrize("text", ["resnet50('v1')", "resnet50(variant=v1)", "resnet50(**x)",
+                                  "resnet50(variant='v1'"])
+def test_a_model_text_that_is_not_a_call_of_literals_is_refused(text):
+    with pytest.raises(ValueError, match=r"is not a model: expected a registered name"):
+        benchmark.parse_model(text)
+
+
+def test_flops_are_counted_inside_nested_models_too():
+    from keras_backbones.backend import keras
+
+    inputs = keras.Input((8, 8, 3))
+    nested = keras.Sequential([keras.layers.Conv2D(4, 1, name="inner")], name="block")
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="outer")(nested(inputs)))
+    assert benchmark.counted_flops(model)[0] == 2 * 8 * 8 * (3 * 4 + 4 * 2)
 
 
 def test_size_below_the_models_minimum_names_the_minimum():
@@ -47,35 +100,29 @@ def test_size_below_the_models_minimum_names_the_minimum():
         benchmark.benchmark("lenet5", size=28, **TINY)
 
 
-def test_infer_against_an_application_reports_rates_ratios_and_flops():
-    result = benchmark.benchmark("lenet5", against="keras.applications.MobileNetV3Small", **TINY)
-    ours, theirs = result.contenders
-    assert (ours.label, theirs.label) == ("lenet5", "keras.applications.MobileNetV3Small")
-    assert len(ours.seconds) == len(theirs.seconds) == len(result.peak.seconds) == 1
-    assert ours.image_flops == 2 * 416_520  # 2 x LeNet-5's multiply-accumulates
-    assert "counted on its graph" in theirs.flops_note and theirs.image_flops > 0
-    (ratio,) = result.ratios
-    assert ratio.values == [theirs.seconds[0] / ours.seconds[0]]  # images/s, ours over theirs
-    report = "\n".join(benchmark.describe(result))
-    for expected in ("lenet5: infer, batch 2, 32x32x1", "images/s", "of the matmul peak",
-                     "ratio lenet5 / keras.applications.MobileNetV3Small images/s: median"):
-        assert expected in report
+# --- statistics ---------------------------------------------------------------------------------
+
+def test_a_throughput_ratio_is_taken_within_each_round_and_its_median_is_the_figure():
+    ours, theirs = contender("ours", [1.0, 2.0, 1.0]), contender("theirs", [2.0, 2.0, 1.5])
+    ratio = benchmark.Ratio("ours / theirs", a=ours, b=theirs)
+    assert ratio.values == [2.0, 1.0, 1.5]  # images/s ours over theirs = seconds theirs over ours
+    assert ratio.median == 1.5
+    assert ratio.best == 1.5  # fastest over fastest: 1.5 s / 1.0 s
+    assert ours.images_per_s == 16.0 and ours.rates == [16.0, 8.0, 16.0]
+    assert ours.gflops == 16.0  # 16 images x 1 GFLOP in the median 1 s
+    assert ours.latency_ms == 1000 / 16
 
 
-def test_train_step_counts_three_forward_passes():
-    result = benchmark.benchmark("lenet5", mode="train", peak=False, **TINY)
-    (ours,) = result.contenders
-    assert ours.flops == benchmark.TRAIN_FLOPS_FACTOR * 2 * ours.image_flops
-    assert result.ratios == [] and "x 3 per trained image" in "\n".join(benchmark.describe(result))
+def test_a_latency_ratio_is_below_1_when_a_is_faster():
+    int8, float32 = contender("int8", [0.2, 0.4], images=1), contender("f32", [0.5, 0.5], images=1)
+    ratio = benchmark.Ratio("int8 / float32 latency", a=int8, b=float32, of="latency")
+    assert ratio.values == [0.4, 0.8] and ratio.median == pytest.approx(0.6)
 
 
-def test_tflite_times_float32_and_int8_at_batch_1():
-    result = benchmark.benchmark("lenet5", mode="tflite", peak=False, **TINY)
-    assert result.batch == 1
-    assert [c.label for c in result.contenders] == ["lenet5 TFLite float32", "lenet5 TFLite int8"]
-    (ratio,) = result.ratios
-    assert ratio.label == "lenet5: TFLite int8 / float32 latency" and ratio.of == "latency"
-    assert any("XNNPACK partition" in note for note in result.notes)
+def test_utilization_is_achieved_over_the_probes_gflops():
+    ours = contender("ours", [2.0])
+    assert result("ours", [ours]).utilization(ours) == pytest.approx(8 / 100)
+    assert str(result("ours", [ours], peak_seconds=()).utilization(ours)) == "nan"
 
 
 def test_measure_alternates_the_order_of_contenders_every_round():
@@ -87,6 +134,62 @@ def test_measure_alternates_the_order_of_contenders_every_round():
     assert all(len(c.seconds) == 3 for c in contenders)
 
 
+def test_tflite_ratios_pair_each_models_int8_with_its_float32_then_ours_with_theirs():
+    labels = ["a TFLite float32", "a TFLite int8", "b TFLite float32", "b TFLite int8"]
+    f32a, i8a, f32b, i8b = [contender(label, [1.0], images=1) for label in labels]
+    ratios = benchmark._ratios([f32a, i8a, f32b, i8b], "tflite")
+    assert [(r.label, r.a, r.b, r.of) for r in ratios] == [
+        ("a: TFLite int8 / float32 latency", i8a, f32a, "latency"),
+        ("b: TFLite int8 / float32 latency", i8b, f32b, "latency"),
+        ("a TFLite float32 / b TFLite float32 images/s", f32a, f32b, "throughput"),
+        ("a TFLite int8 / b TFLite int8 images/s", i8a, i8b, "throughput")]
+    assert len(benchmark._ratios([f32a, i8a], "tflite")) == 1
+    assert benchmark._ratios([f32a], "infer") == []
+
+
+# --- measuring (one repetition of LeNet-5) ------------------------------------------------------
+
+def test_infer_against_an_application_reports_rates_ratios_and_flops():
+    measured = benchmark.benchmark("lenet5", against="keras.applications.MobileNetV3Small", **TINY)
+    ours, theirs = measured.contenders
+    assert (ours.label, theirs.label) == ("lenet5", "keras.applications.MobileNetV3Small")
+    assert len(ours.seconds) == len(theirs.seconds) == len(measured.peak.seconds) == 1
+    assert ours.image_flops == 2 * 416_520  # 2 x LeNet-5's multiply-accumulates
+    assert "counted on its graph" in theirs.flops_note and theirs.image_flops > 0
+    (ratio,) = measured.ratios
+    assert ratio.values == [theirs.seconds[0] / ours.seconds[0]]
+    report = "\n".join(benchmark.describe(measured))
+    for expected in ("lenet5: infer, batch 2, 32x32x1", "images/s median (min",
+                     "of the matmul peak",
+                     "ratio lenet5 / keras.applications.MobileNetV3Small images/s: median"):
+        assert expected in report
+
+
+def test_train_step_counts_three_forward_passes():
+    measured = benchmark.benchmark("lenet5", mode="train", peak=False, **TINY)
+    (ours,) = measured.contenders
+    assert ours.flops == benchmark.TRAIN_FLOPS_FACTOR * 2 * ours.image_flops
+    assert measured.ratios == [] and "x 3 per trained image" in \
+        "\n".join(benchmark.describe(measured))
+
+
+def test_a_model_with_constructor_arguments_is_built_with_them():
+    measured = benchmark.benchmark("lenet5(modern=True)", peak=False, **TINY)
+    assert measured.name == measured.contenders[0].label == "lenet5(modern=True)"
+
+
+def test_tflite_times_float32_and_int8_at_batch_1():
+    measured = benchmark.benchmark("lenet5", mode="tflite", peak=False, **TINY)
+    assert measured.batch == 1
+    assert [c.label for c in measured.contenders] == ["lenet5 TFLite float32",
+                                                      "lenet5 TFLite int8"]
+    (ratio,) = measured.ratios
+    assert ratio.label == "lenet5: TFLite int8 / float32 latency" and ratio.of == "latency"
+    assert any("XNNPACK partition" in note for note in measured.notes)
+
+
+# --- the command --------------------------------------------------------------------------------
+
 @pytest.fixture
 def parsed_flags():
     with flagsaver.flagsaver():
@@ -95,10 +198,9 @@ def parsed_flags():
 
 def test_main_takes_one_name(parsed_flags):
     parsed_flags()
-    with pytest.raises(ValueError, match="benchmark takes one model name"):
-        benchmark.main([])
-    with pytest.raises(ValueError, match="benchmark takes one model name"):
-        benchmark.main(["resnet18", "resnet50"])
+    for args in ([], ["resnet18", "resnet50"]):
+        with pytest.raises(ValueError, match="benchmark takes one model name"):
+            benchmark.main(args)
 
 
 def test_main_refuses_a_tflite_batch(parsed_flags):
@@ -122,6 +224,96 @@ def test_command_line_bad_input_exits_2_with_the_message():
     assert "Traceback" not in done.stderr
 
 
-def test_a_variant_built_with_other_arguments_is_labelled_with_them():
-    assert benchmark.label_of("resnet50") == "resnet50"
-    assert benchmark.label_of("resnet50", {"variant": "v1"}) == "resnet50(variant='v1')"
+# --- benchmarks/run.py --------------------------------------------------------------------------
+
+def test_the_table_skips_an_unregistered_model_or_a_missing_counterpart_with_a_note(monkeypatch):
+    monkeypatch.setattr(table, "COUNTERPARTS", {
+        "lenet5": ("ResNet50", "differs"), "lenet5(modern=True)": ("RegNetX999", None),
+        "not_a_family_yet": ("DenseNet121", None)})
+    monkeypatch.setattr(table, "GROUPED", ["not_a_family_yet", "alexnet"])
+    monkeypatch.setattr(table, "TFLITE", ["lenet5"])
+    rows, skipped = table.plan()
+    assert [(r.table, r.model, r.mode) for r in rows] == [
+        ("comparison", "lenet5", "infer"), ("comparison", "lenet5", "train"),
+        ("grouped", "resnet50", "infer"), ("grouped", "alexnet", "infer"),
+        ("tflite", "lenet5", "tflite")]
+    assert rows[0].against == "ResNet50" and rows[0].difference == "differs"
+    assert skipped == {
+        "lenet5(modern=True)": "not compared: this Keras has no keras.applications.RegNetX999",
+        "not_a_family_yet": "not registered yet"}
+    rows, _ = table.plan(only="alex*", gpu=True)
+    assert [r.model for r in rows] == ["alexnet"]
+
+
+def test_every_counterpart_names_a_keras_applications_model_of_one_keras_or_the_other():
+    for model, (application, difference) in table.COUNTERPARTS.items():
+        assert application[0].isupper() and benchmark.parse_model(model)
+        assert difference is None or not difference.endswith(".")
+
+
+def test_the_estimate_adds_setup_and_steps_at_the_assumed_utilization():
+    options = argparse.Namespace(repeats=3, train_repeats=1, warmup=0)
+    probe = contender("probe", [1.5, 1.0], images=1, image_flops=64e9)  # fastest: 64 GFLOP/s
+    rows = [table.Row("comparison", "m", "infer", against="M"),
+            table.Row("comparison", "m", "train", against="M"),
+            table.Row("tflite", "m", "tflite", batch=1),
+            table.Row("gpu", "m", "train")]
+    macs = {"m": 64e9 * table.ASSUMED_UTILIZATION / 2 / table.BATCH}  # a batch step: 1 s
+    expected = (2 * (table.SETUP_SECONDS["infer"] + 4 * 1) + 4 * 1  # 1 + 3 rounds, 2 models
+                + 2 * (table.SETUP_SECONDS["train"] + 2 * 3) + 2 * 1  # 1 + 1 rounds, 3 passes
+                + table.SETUP_SECONDS["tflite"] + 2 * 4 / table.BATCH + 4 * 1)  # float32 + int8
+    assert table.estimate_seconds(rows, options, macs, probe) == pytest.approx(expected)
+
+
+def test_repetition_counts_come_from_the_command_line():
+    options = table.parse_args(["--repeats", "4", "--train-repeats", "2", "--warmup", "0"])
+    assert table.Row("c", "m", "infer").repeats(options) == 4
+    assert table.Row("c", "m", "train").repeats(options) == 2
+    for bad in (["--repeats", "0"], ["--warmup", "-1"]):
+        with pytest.raises(SystemExit):
+            table.parse_args(bad)
+
+
+def test_results_md_tables_say_the_ratio_its_spread_the_bar_and_the_difference():
+    ours, theirs = contender("resnet50", [1.0, 1.0, 2.0]), contender("ResNet50", [1.1, 1.2, 2.0])
+    compared = result("resnet50", [ours, theirs], [benchmark.Ratio("r", a=ours, b=theirs)])
+    resnext = contender("resnext50_32x4d", [3.0])
+    tflite = result("resnet18", [contender("f32", [0.1], images=1),
+                                 contender("i8", [0.08], images=1)],
+                    notes=["resnet18 TFLite float32: 44 MiB, 1 XNNPACK partition",
+                           "resnet18 TFLite int8: 11 MiB, 1 XNNPACK partition"], mode="tflite")
+    tflite.ratios = benchmark._ratios(tflite.contenders, "tflite")
+    rows = [(table.Row("comparison", "resnet50", "infer", "ResNet50", "theirs has biases"),
+             compared),
+            (table.Row("comparison", "resnet50", "train", "ResNet50", None), compared),
+            (table.Row("grouped", "resnext50_32x4d"), result("resnext50_32x4d", [resnext])),
+            (table.Row("tflite", "resnet18", "tflite", batch=1), tflite)]
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    text = table.measured_section(rows, {"densenet121": "not registered yet"}, when, when,
+                                  (0.5, 0.7), "python benchmarks/run.py")
+    assert text.startswith(table.BEGIN) and text.endswith(table.END)
+    assert ("| resnet50 | ResNet50 | infer | 16.00 / 13.33 | **1.100** (1.000-1.200) | met | "
+            "16 (16%) / 13 (13%) | 1 / 1 | theirs has biases |") in text
+    assert "| 1 / 1 | not reviewed yet |" in text  # no difference written: said so
+    assert "| resnext50_32x4d | ResNeXt | 224x224x3 | 1 | 5.3 (5.3-5.3) | 5 | 5% | 0.33 | " \
+           "NOT MET: see findings |" in text
+    assert "| resnet18 | 100.0 | 80.0 | **0.800** (0.800-0.800) | NOT MET | 44 MiB, 1 XNNPACK " \
+           "partition; 11 MiB, 1 XNNPACK partition |" in text
+    assert "No GPU was available to this run: not measured." in text
+    assert "- densenet121: not registered yet" in text
+
+
+def test_results_md_keeps_what_is_written_outside_the_markers(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    table.write(path, f"{table.BEGIN}\nfirst\n{table.END}")
+    assert "## Findings" in path.read_text()
+    path.write_text(path.read_text().replace("(none written yet)", "ResNeXt: a finding"))
+    table.write(path, f"{table.BEGIN}\nsecond\n{table.END}")
+    text = path.read_text()
+    assert "second" in text and "first" not in text and "ResNeXt: a finding" in text
+
+
+def test_the_gpu_table_gives_training_throughput_and_utilization():
+    trained = result("resnet50", [contender("resnet50", [0.5, 0.25, 0.5], images=128)])
+    (line,) = table.gpu_table([(table.Row("gpu", "resnet50", "train", batch=128), trained)])[2:]
+    assert line == "| resnet50 | 128 | 256.0 (256.0-512.0) | 256 | 256% |"

@@ -9,14 +9,16 @@ fails to convert, which is the point (the artifact must run on a phone's stock r
 import numpy as np
 import tensorflow as tf
 
-QUANTIZATIONS = ("none", "int8")
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
 
 def convert(model, quantize="none", representative_data=None, int8_io=True):
     """The .tflite bytes of `model`.
 
-    quantize: "none" (float32) or "int8" (full integer: weights and activations; needs
-    `representative_data`, an iterable of single input arrays without the batch axis).
+    quantize: "none" (float32), "float16" (weights stored in float16, computed in float32),
+    "dynamic" (int8 weights, float activations quantized on the fly) or "int8" (full integer:
+    weights and activations; needs `representative_data`, an iterable of single input arrays
+    without the batch axis).
     int8_io: with "int8", make the input and output tensors int8 too (else float32)."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"`quantize` must be one of {', '.join(QUANTIZATIONS)}; got {quantize!r}.")
@@ -25,11 +27,14 @@ def convert(model, quantize="none", representative_data=None, int8_io=True):
         raise ValueError(f"TFLite conversion needs a fixed input size; {model.name} takes {tuple(shape)}.")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
         if representative_data is None:
             raise ValueError("int8 quantization needs `representative_data` (calibration inputs).")
         samples = [np.asarray(sample, np.float32) for sample in representative_data]
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([sample[None]] for sample in samples)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io:

@@ -36,7 +36,8 @@ flags.DEFINE_string("tpu", "", "train --strategy=tpu: the TPU's name or address 
 flags.DEFINE_boolean("jit_compile", None, "train: XLA-compile the steps (default: the recipe's).")
 flags.DEFINE_string("mixed_precision", None, "train: none, mixed_float16 or mixed_bfloat16 "
                     "(default: the recipe's).")
-flags.DEFINE_string("weights", None, "evaluate: the weights file (portable format).")
+flags.DEFINE_string("weights", None, "evaluate, export, optimize: the weights file (portable "
+                    "format).")
 
 
 def _recipe():

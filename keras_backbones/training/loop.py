@@ -14,7 +14,8 @@ What a run writes into its work directory:
     tensorboard/       TensorBoard logs (train/ and validation/)
     history.json       the metrics of each epoch
     curves.png         loss and accuracy per epoch, training and validation
-    weights.npz        the final weights in the portable format (keras_backbones.weights)
+    weights.npz        the final weights in the portable format (keras_backbones.weights):
+                       with recipe.json, what `keras-backbones export` deploys
     result.json        test top-1/top-5, steps, epochs, replicas, wall time
 
 In a multi-worker run the chief writes these; worker i keeps its own backup, checkpoints and
@@ -218,13 +219,6 @@ def input_geometry(config):
     return (size, size), config.data.channels or pre.input_size[2], pre
 
 
-def export_savedmodel(network, config, workdir):
-    """Hook for the Deployment issue: write the TF Serving SavedModel of the trained network
-    (savedmodels/<name>/<version>/) here. Until it lands the portable weights are the
-    export; `keras_backbones.export` builds models from them."""
-    del network, config, workdir
-
-
 # --- training -------------------------------------------------------------------------------
 
 def train(config, workdir, *, strategy="default", tpu="", jit_compile=None,
@@ -365,7 +359,6 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
         "wall_seconds": round(time.time() - started, 1),
     }
     if chief:
-        export_savedmodel(network, config, workdir)
         report.plot_history(history.history, os.path.join(workdir, "curves.png"),
                             title=f"{config.model.name}: trained on {train_source.name}, "
                                   f"validated on {eval_source.name}")

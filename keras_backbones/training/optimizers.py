@@ -28,10 +28,11 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     constant: the rate; step: x decay_rate at each of `boundaries` (steps); cosine: half a
     cosine from the rate down to min_rate at total_steps (timm's CosineLRScheduler without
-    restarts; the cosine starts after the warmup)."""
+    restarts; the cosine starts after the warmup); poly: min_rate + (rate - min_rate) x
+    (1 - progress)^power (Caffe's "poly" policy; power 1 is a linear decay)."""
 
     def __init__(self, rate, *, kind="constant", total_steps=1, warmup_steps=0,
-                 warmup_start=0.0, boundaries=(), decay_rate=0.1, min_rate=0.0):
+                 warmup_start=0.0, boundaries=(), decay_rate=0.1, min_rate=0.0, power=1.0):
         super().__init__()
         self.rate = float(rate)
         self.kind = kind
@@ -41,6 +42,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.boundaries = tuple(int(b) for b in boundaries)
         self.decay_rate = float(decay_rate)
         self.min_rate = float(min_rate)
+        self.power = float(power)
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
@@ -48,10 +50,12 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if self.kind == "step" and self.boundaries:
             passed = tf.reduce_sum(tf.cast(step >= tf.constant(self.boundaries, tf.float32), tf.float32))
             rate = rate * tf.pow(self.decay_rate, passed)
-        elif self.kind == "cosine":
+        elif self.kind in ("cosine", "poly"):
             span = max(self.total_steps - self.warmup_steps, 1)
             progress = tf.clip_by_value((step - self.warmup_steps) / span, 0.0, 1.0)
-            rate = self.min_rate + (rate - self.min_rate) * 0.5 * (1.0 + tf.cos(math.pi * progress))
+            fall = (0.5 * (1.0 + tf.cos(math.pi * progress)) if self.kind == "cosine"
+                    else tf.pow(1.0 - progress, self.power))
+            rate = self.min_rate + (rate - self.min_rate) * fall
         if self.warmup_steps:
             start = self.warmup_start * self.rate
             warm = start + (self.rate - start) * step / self.warmup_steps
@@ -62,7 +66,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"rate": self.rate, "kind": self.kind, "total_steps": self.total_steps,
                 "warmup_steps": self.warmup_steps, "warmup_start": self.warmup_start,
                 "boundaries": list(self.boundaries), "decay_rate": self.decay_rate,
-                "min_rate": self.min_rate}
+                "min_rate": self.min_rate, "power": self.power}
 
 
 def peak_learning_rate(config):
@@ -84,7 +88,7 @@ def learning_rate(config, steps_per_epoch):
         warmup_steps=round(sched.warmup_epochs * steps_per_epoch),
         warmup_start=sched.warmup_start,
         boundaries=[round(b * steps_per_epoch) for b in sched.boundaries],
-        decay_rate=sched.decay_rate, min_rate=sched.min_learning_rate)
+        decay_rate=sched.decay_rate, min_rate=sched.min_learning_rate, power=sched.power)
 
 
 def schedule_callbacks(config):

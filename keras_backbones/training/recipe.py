@@ -39,8 +39,9 @@ The fields (units in brackets):
     optimizer.no_decay_names regular expressions of weight paths never decayed (pos_embed, ...)
     optimizer.clipnorm       clip the global gradient norm (0: off)
     schedule.name            "constant", "step" (x decay_rate at each of boundaries [epochs]),
-                             "cosine" (to min_learning_rate) or "plateau" (x decay_rate when
-                             `monitor` has not improved for `patience` epochs)
+                             "cosine" (to min_learning_rate), "poly" (to min_learning_rate as
+                             (1 - progress)^power) or "plateau" (x decay_rate when `monitor`
+                             has not improved for `patience` epochs)
     schedule.warmup_epochs   linear warmup from warmup_start x the rate (step and cosine)
     loss.aux_weight          weight of each auxiliary classifier's loss (outputs named aux*)
     ema.decay                exponential moving average of the weights, used for evaluation
@@ -62,12 +63,13 @@ The fields (units in brackets):
 
 import difflib
 import importlib.util
+import json
 import os
 
 import ml_collections
 
 OPTIMIZERS = ("sgd", "rmsprop", "adamw")
-SCHEDULES = ("constant", "step", "cosine", "plateau")
+SCHEDULES = ("constant", "step", "cosine", "poly", "plateau")
 PRECISIONS = ("none", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker", "tpu")  # not a recipe's: a run's
 MIXING = ("", "manifold_mixup", "patchup", "puzzlemix")
@@ -96,7 +98,7 @@ def defaults():
         },
         "schedule": {
             "name": "constant", "warmup_epochs": 0.0, "warmup_start": 0.0,
-            "boundaries": (), "decay_rate": 0.1, "min_learning_rate": 0.0,
+            "boundaries": (), "decay_rate": 0.1, "min_learning_rate": 0.0, "power": 1.0,
             "monitor": "val_loss", "patience": 5,
         },
         "loss": {"aux_weight": 0.3},
@@ -156,10 +158,14 @@ def imagenet_sgd(model, *, learning_rate, batch_size, epochs, weight_decay=1e-4,
 
 
 def load(spec):
-    """The ConfigDict of a recipe file: "recipes/resnet.py" or "recipes/lenet5.py:digits"."""
+    """The ConfigDict of a recipe file: "recipes/resnet.py", "recipes/lenet5.py:digits", or
+    the recipe.json a training run wrote."""
     path, _, arg = str(spec).partition(":")
     if not os.path.isfile(path):
         raise ValueError(f"Recipe file not found: {path!r} (give e.g. recipes/lenet5.py:digits).")
+    if path.endswith(".json"):
+        with open(path) as f:
+            return ml_collections.ConfigDict(json.load(f))
     module_spec = importlib.util.spec_from_file_location(
         "recipe_" + os.path.splitext(os.path.basename(path))[0], path)
     module = importlib.util.module_from_spec(module_spec)
@@ -233,6 +239,8 @@ def _invalid_values(config):
     need(_number(get("schedule.warmup_start")) and 0 <= get("schedule.warmup_start") <= 1,
          f"schedule.warmup_start (a share of the rate) must be in [0, 1]; "
          f"got {get('schedule.warmup_start')!r}")
+    need(_number(get("schedule.power")) and get("schedule.power") > 0,
+         f"schedule.power must be positive; got {get('schedule.power')!r}")
     need(_number(get("schedule.decay_rate")) and 0 < get("schedule.decay_rate") <= 1,
          f"schedule.decay_rate must be in (0, 1]; got {get('schedule.decay_rate')!r}")
     boundaries = get("schedule.boundaries")

@@ -39,6 +39,11 @@ def test_warmup_then_cosine_and_step_schedules():
     np.testing.assert_allclose([float(step(s)) for s in (0, 29, 30, 60, 89)],
                                [0.1, 0.1, 0.01, 0.001, 0.001], rtol=1e-6)
     assert optimizers.WarmupSchedule.from_config(cosine.get_config()).get_config() == cosine.get_config()
+    linear = optimizers.WarmupSchedule(0.04, kind="poly", total_steps=100, power=1.0)
+    np.testing.assert_allclose([float(linear(s)) for s in (0, 25, 50, 100)],
+                               [0.04, 0.03, 0.02, 0.0], atol=1e-7)
+    root = optimizers.WarmupSchedule(1.0, kind="poly", total_steps=100, power=0.5)
+    np.testing.assert_allclose(float(root(75)), 0.5, rtol=1e-6)
 
 
 def test_linear_scaling_and_plateau():

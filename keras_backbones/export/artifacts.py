@@ -1,0 +1,185 @@
+"""Edge artifacts (TFLite in four quantizations, ONNX), their sidecar metadata, and their
+evaluation on real data.
+
+An artifact takes the normalized image the model takes (input_shape, after the resize, crop
+and (x / 255 - mean) / std that its sidecar `<artifact>.json` spells out with the labels) and
+outputs probabilities. LiteRT metadata would carry the same inside the .tflite file, but its
+writer (tflite-support) has no release for this TensorFlow: the sidecar is the portable form.
+Files are written to a temporary name and renamed into place.
+"""
+
+import csv
+import gzip
+import io
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from keras_backbones import weights
+from keras_backbones.export import tflite
+
+FORMATS = ("savedmodel", "tflite", "onnx")
+ONNX_OPSET = 17
+
+
+def _write_atomic(path, content):
+    return weights.write_atomic(path, lambda f: f.write(content))
+
+
+def default_path(deployable, fmt, quantize="none", out_dir="exports"):
+    suffix = {"tflite": f"-{quantize}.tflite", "onnx": ".onnx"}[fmt]
+    return os.path.join(out_dir, deployable.name, deployable.name + suffix)
+
+
+def write_sidecar(path, deployable, **extra):
+    meta = {**deployable.metadata(), **extra}
+    return _write_atomic(path + ".json", json.dumps(meta, indent=1).encode())
+
+
+def write_tflite(deployable, path, quantize="none", *, int8_io=False, calibration=None,
+                 model=None):
+    """Converts (builtin ops only) and writes a .tflite file and its sidecar. int8 calibrates
+    on `calibration` (default: 200 images of the recipe's training split). `model`: another
+    Keras model of the same input (a TFMOT result) instead of the deployable's."""
+    if quantize == "int8" and calibration is None:
+        calibration = deployable.calibration_images()
+    content = tflite.convert(model or deployable.model, quantize=quantize,
+                             representative_data=calibration, int8_io=int8_io)
+    _write_atomic(path, content)
+    write_sidecar(path, deployable, format="tflite", quantize=quantize,
+                  int8_io=bool(int8_io and quantize == "int8"))
+    return path
+
+
+def onnx_bytes(model):
+    """The ONNX file of a Keras model (tf2onnx, opset ONNX_OPSET), input "images"."""
+    import tf2onnx
+
+    signature = (tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32, name="images"),)
+    function = tf.function(lambda images: {"outputs": model(images, training=False)},
+                           input_signature=signature)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature,
+                                             opset=ONNX_OPSET)
+    return proto.SerializeToString()
+
+
+def onnx_difference(model, content, images):
+    """(max |ONNX - Keras|, its tolerance 1e-4 x max(1, |Keras output|)) on `images`."""
+    expected = np.asarray(model(images, training=False))
+    (got,) = run_onnx(content, images)
+    return float(np.abs(got - expected).max()), 1e-4 * max(1.0, float(np.abs(expected).max()))
+
+
+def write_onnx(deployable, path):
+    """Converts with tf2onnx, checks the file in onnxruntime against the Keras model on random
+    images (max |diff| <= 1e-4 x max(1, |output|), else nothing is written), and writes it and
+    its sidecar. Returns (path, max |diff|)."""
+    content = onnx_bytes(deployable.model)
+    images = np.random.default_rng(0).normal(size=(4, *deployable.input_shape)).astype(np.float32)
+    difference, tolerance = onnx_difference(deployable.model, content, images)
+    if not difference <= tolerance:
+        raise ValueError(f"The ONNX model's outputs differ from the Keras model's by "
+                         f"{difference:.3g} (> {tolerance:.3g}): not written.")
+    _write_atomic(path, content)
+    write_sidecar(path, deployable, format="onnx", opset=ONNX_OPSET)
+    return path, difference
+
+
+def run_onnx(content, images):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: np.asarray(images, np.float32)})
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+def gzip_size(content):
+    """Bytes after gzip -9: how much a file's redundancy (pruned zeros, clustered weights)
+    saves in a download."""
+    return len(gzip.compress(content, compresslevel=9))
+
+
+def latency_ms(content, repeats=50):
+    """Median batch-1 latency of a .tflite model in LiteRT (XNNPACK), milliseconds."""
+    runner = tflite.interpreter(content)
+    (detail,) = runner.get_input_details()
+    sample = np.zeros(detail["shape"], detail["dtype"])
+    runner.set_tensor(detail["index"], sample)
+    runner.invoke()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        runner.invoke()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def evaluate_tflite(path, deployable, split="eval"):
+    """Top-1 accuracy of a .tflite file on the recipe's evaluation split, its size, gzip size
+    and batch-1 latency: a report row."""
+    with open(path, "rb") as f:
+        content = f.read()
+    correct = total = 0
+    for images, labels in deployable.dataset(split):
+        (probabilities,) = tflite.run(content, images.numpy())
+        correct += int((probabilities.argmax(-1) == labels.numpy().argmax(-1)).sum())
+        total += len(probabilities)
+    return {"artifact": os.path.basename(path), "format": _format_of(path),
+            "bytes": len(content), "gzip_bytes": gzip_size(content),
+            "accuracy": correct / total, "examples": total,
+            "latency_ms": latency_ms(content)}
+
+
+def evaluate_keras(deployable, split="eval"):
+    """The float Keras model's row, the baseline of the report."""
+    correct = total = 0
+    for images, labels in deployable.dataset(split):
+        probabilities = np.asarray(deployable.model(images, training=False))
+        correct += int((probabilities.argmax(-1) == labels.numpy().argmax(-1)).sum())
+        total += len(probabilities)
+    return {"artifact": "Keras model", "format": "keras float32", "bytes": None,
+            "gzip_bytes": None, "accuracy": correct / total, "examples": total,
+            "latency_ms": None}
+
+
+def _format_of(path):
+    sidecar = path + ".json"
+    if os.path.exists(sidecar):
+        with open(sidecar) as f:
+            meta = json.load(f)
+        quantize = {"none": "float32"}.get(meta.get("quantize"), meta.get("quantize"))
+        return " ".join(filter(None, [meta.get("format"), meta.get("method"), quantize]))
+    return os.path.splitext(path)[1].lstrip(".")
+
+
+REPORT_COLUMNS = ("artifact", "format", "bytes", "gzip_bytes", "accuracy", "latency_ms")
+
+
+def write_report(rows, path_stem):
+    """The table as Markdown (path_stem.md) and CSV (path_stem.csv); returns the Markdown."""
+    def cell(key, value):
+        if value is None:
+            return "-"
+        if key == "accuracy":
+            return f"{100 * value:.2f}%"
+        if key == "latency_ms":
+            return f"{value:.3f}"
+        if key.endswith("bytes"):
+            return f"{value:,}"
+        return str(value)
+
+    lines = ["| " + " | ".join(REPORT_COLUMNS) + " |",
+             "|" + "|".join("---" for _ in REPORT_COLUMNS) + "|"]
+    lines += ["| " + " | ".join(cell(k, row.get(k)) for k in REPORT_COLUMNS) + " |" for row in rows]
+    markdown = "\n".join(lines) + "\n"
+    _write_atomic(path_stem + ".md", markdown.encode())
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_atomic(path_stem + ".csv", text.getvalue().encode())
+    return markdown
