@@ -26,7 +26,9 @@ reuses the recipe and changes what its paper changes:
 
 from keras_backbones.training.recipe import defaults, imagenet
 
-# Stochastic depth of each ConvNeXt variant, table 5 (ImageNet-1k training).
+# Stochastic depth of each ConvNeXt variant, table 5 (ImageNet-1k training). The paper trains
+# XL on ImageNet-22k only (0.2 there), and timm trained its atto..nano with its own recipes
+# (published per model for none of them): those take T's 0.1.
 DROP_PATH = {"convnext_tiny": 0.1, "convnext_small": 0.4, "convnext_base": 0.5,
              "convnext_large": 0.5}
 

@@ -77,6 +77,11 @@ def redraw_kernels(model, seed=0):
     int8 rounds to zero in any converter; quantization is tested on signals, not on that."""
     rng = np.random.default_rng(seed)
     for weight in model.weights:
+        if weight.name.split("/")[-1].split(":")[0] == "cls_token":
+            # timm starts ViT's class token at N(0, 1e-6), below int8's step next to the patch
+            # tokens (LayerNorm then amplifies the rounding); a trained one is not that small.
+            weight.assign(rng.normal(0.0, 1.0, size=tuple(weight.shape)).astype(np.float32))
+            continue
         if weight.name.split("/")[-1].split(":")[0] in ("kernel", "depthwise_kernel") and len(weight.shape) >= 2:
             shape = tuple(weight.shape)
             fan_in = int(np.prod(shape[:-1])) if len(shape) > 2 else shape[0]
