@@ -54,6 +54,19 @@ def write_tflite(deployable, path, quantize="none", *, int8_io=False, calibratio
     return path
 
 
+def _erfc(ctx, node, name, args):
+    """Erfc(x) as 1 - Erf(x): TensorFlow's exact GELU uses Erfc, which tf2onnx lacks and
+    ONNX has no operator for."""
+    del name, args
+    from tf2onnx import utils
+
+    dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+    erf = ctx.make_node("Erf", [node.input[0]])
+    one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=dtype))
+    node.type = "Sub"
+    ctx.replace_inputs(node, [one.output[0], erf.output[0]])
+
+
 def onnx_bytes(model):
     """The ONNX file of a Keras model (tf2onnx, opset ONNX_OPSET), input "images"."""
     import tf2onnx
@@ -62,7 +75,8 @@ def onnx_bytes(model):
     function = tf.function(lambda images: {"outputs": model(images, training=False)},
                            input_signature=signature)
     proto, _ = tf2onnx.convert.from_function(function, input_signature=signature,
-                                             opset=ONNX_OPSET)
+                                             opset=ONNX_OPSET,
+                                             custom_op_handlers={"Erfc": (_erfc, [])})
     return proto.SerializeToString()
 
 
