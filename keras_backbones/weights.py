@@ -22,7 +22,7 @@ import re
 import sys
 import tempfile
 import zipfile
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Callable, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -159,13 +159,15 @@ class CheckpointMap:
         model is built without its top (include_top=False, features_only).
     flattened: {dense layer: the Flatten layer that feeds it}. The reference flattens
         channels first, Keras channels last: these kernels' rows are permuted.
-    norm_epsilon: the reference's BatchNorm epsilon; a model whose norms differ is refused.
+    norm_epsilon: the reference's BatchNorm epsilon, or a tuple of them where its variants
+        differ (torchvision's EfficientNet: 1e-5 for B0-B4, 1e-3 for B5-B7); a model whose
+        norms have another is refused.
     """
 
     names: Callable[[str, object], Optional[str]]
     head: Tuple[str, ...] = ()
     flattened: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    norm_epsilon: float = 1e-5
+    norm_epsilon: Union[float, Tuple[float, ...]] = 1e-5
 
 
 def is_checkpoint(path):
@@ -327,7 +329,7 @@ def import_checkpoint(model, path, *, variant=None, source=None):
             for weight in module.weights:  # sublayers come later: the innermost owner wins
                 owners[id(weight)] = (module_path, module)
             if _kind(module) == "BatchNormalization" and not np.isclose(
-                    module.epsilon, cmap.norm_epsilon, rtol=1e-6, atol=0):
+                    module.epsilon, np.atleast_1d(cmap.norm_epsilon), rtol=1e-6, atol=0).any():
                 mismatched.append(f"{module_path}: epsilon {module.epsilon}, the reference's "
                                   f"is {cmap.norm_epsilon}")
         for index, weight in enumerate(layer.weights):

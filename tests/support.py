@@ -13,7 +13,10 @@ PARAMS_TSV = ROOT / "tests" / "data" / "params.tsv"
 SHARED_PARAMS_TSV = ROOT.parent / "shared" / "reference" / "params.tsv"
 
 # Input side used for the quick checks: small, but at least the network's minimum.
-SMALL_SIZE = {"AlexNet": 96}
+# Inception-v3's auxiliary classifier (in the model by default, as torchvision's) needs its
+# 299x299 input; its siblings take 75x75.
+SMALL_SIZE = {"AlexNet": 96, "Inception-v3": 299, "Inception-v4": 75, "Inception-ResNet-v1": 75,
+              "Inception-ResNet-v2": 75}
 DEFAULT_SMALL_SIZE = 64
 
 
@@ -56,7 +59,7 @@ def families():
 
 # A family's representative for the expensive checks, where the first registered is not its
 # smallest.
-REPRESENTATIVE = {"Wide ResNet": "wrn28_10"}
+REPRESENTATIVE = {"Wide ResNet": "wrn28_10", "ECA-Net": "eca_resnet18"}
 
 
 def representatives():
@@ -75,20 +78,31 @@ def redraw_kernels(model, seed=0):
     """Re-draws every conv/dense kernel from He normal (fan_in), keeping activations near unit
     scale. For the int8 checks: at LeNet's 1998 initialization the logits are ~1e-5, which
     int8 rounds to zero in any converter; quantization is tested on signals, not on that."""
+    from keras_backbones.backend import keras
+
     rng = np.random.default_rng(seed)
+    depthwise = {id(w) for layer in _all_layers(model)
+                 if isinstance(layer, keras.layers.DepthwiseConv2D) for w in layer.weights}
     for weight in model.weights:
-        if weight.name.split("/")[-1].split(":")[0] == "cls_token":
+        short_name = weight.name.split("/")[-1].split(":")[0]
+        if short_name == "cls_token":
             # timm starts ViT's class token at N(0, 1e-6), below int8's step next to the patch
             # tokens (LayerNorm then amplifies the rounding); a trained one is not that small.
             weight.assign(rng.normal(0.0, 1.0, size=tuple(weight.shape)).astype(np.float32))
-            continue
-        if weight.name.split("/")[-1].split(":")[0] in ("kernel", "depthwise_kernel") and len(weight.shape) >= 2:
+        elif short_name in ("kernel", "depthwise_kernel") and len(weight.shape) >= 2:
             shape = tuple(weight.shape)
-            fan_in = int(np.prod(shape[:-1])) if len(shape) > 2 else shape[0]
-            if "depthwise" in weight.name:
-                fan_in = int(np.prod(shape[:2]))
+            # Keras 3 names a depthwise kernel "kernel" too: told apart by its layer.
+            fan_in = (int(np.prod(shape[:2])) if id(weight) in depthwise
+                      else int(np.prod(shape[:-1])))
             weight.assign(rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape).astype(np.float32))
     return model
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):  # a nested model or a block layer holding sublayers
+            yield from _all_layers(layer)
 
 
 def random_images(shape, batch=2, seed=0):

@@ -70,13 +70,29 @@ def _erfc(ctx, node, name, args):
 def onnx_bytes(model):
     """The ONNX file of a Keras model (tf2onnx, opset ONNX_OPSET), input "images"."""
     import tf2onnx
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     signature = (tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32, name="images"),)
     function = tf.function(lambda images: {"outputs": model(images, training=False)},
                            input_signature=signature)
-    proto, _ = tf2onnx.convert.from_function(function, input_signature=signature,
-                                             opset=ONNX_OPSET,
-                                             custom_op_handlers={"Erfc": (_erfc, [])})
+    concrete = function.get_concrete_function()
+    frozen = convert_variables_to_constants_v2(concrete, lower_control_flow=False,
+                                               aggressive_inlining=True)
+    graph_def = frozen.graph.as_graph_def()
+    # Keras 3 runs a grouped convolution on CPU in a function compiled by XLA and kept out of
+    # line, which ONNX has no op for; inlined, it is a Conv2D that tf2onnx makes a grouped Conv.
+    for function_def in graph_def.library.function:
+        function_def.attr.pop("_noinline", None)
+        for node in function_def.node_def:
+            node.attr.pop("_XlaMustCompile", None)
+    for node in graph_def.node:
+        node.attr.pop("_XlaMustCompile", None)
+    inputs = [t.name for t in frozen.inputs]
+    outputs = [t.name for t in frozen.outputs]
+    proto, _ = tf2onnx.convert.from_graph_def(
+        graph_def, input_names=inputs, output_names=outputs, opset=ONNX_OPSET,
+        custom_op_handlers={"Erfc": (_erfc, [])},
+        tensors_to_rename=tf2onnx.convert.tensor_names_from_structed(concrete, inputs, outputs))
     return proto.SerializeToString()
 
 

@@ -33,7 +33,7 @@ def fresh_session():
 
 def assert_reference_count(name, model):
     spec = registry.get_spec(name)
-    row = support.reference_params(name)
+    row = support.reference_params(name) or support.reference_params(name, spec.kwargs)
     assert row is not None, f"{name} is not in params.tsv"
     count = stats.trainable_params(model)
     if row["params"] is not None:
@@ -51,15 +51,11 @@ def test_parameter_count_of_listed_options(row):
     assert stats.trainable_params(model) == row["params"]
 
 
-# Variants of an implemented family that land with another issue's families.
-DEFERRED = {"eca_mobilenet_v2": "built on MobileNetV2: the mobile-families issue"}
-
-
 def test_every_listed_variant_of_an_implemented_family_is_registered():
     implemented = set(support.families())
     missing = [r["variant"] for r in support.reference_rows()
                if any(r["family"].startswith(f) for f in implemented)
-               and r["name"] not in ALL and r["name"] not in DEFERRED]
+               and r["name"] not in ALL]
     assert not missing
 
 
@@ -132,6 +128,10 @@ def test_features_only_strides(name):
             assert side / stride / 2 <= size <= math.ceil(side / stride), (names, out.shape)
 
 
+# The families convert under Keras 3; under tf-keras, each shared layer converts in
+# tests/layers, and the models that reach TFLite from tf-keras (TFMOT's QAT, pruning and
+# clustering) in tests/export/test_deployment.py: CI's budget does not hold both.
+@pytest.mark.skipif(LEGACY_KERAS, reason="TFLite conversion of the families is checked under Keras 3")
 @pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_tflite_all_quantizations_builtins(name):
     shape = support.small_shape(name)

@@ -142,7 +142,7 @@ def resnet_with_options(depth, variant="v1.5", shortcut="B", norm="batch"):
 
 def build(source, name, options):
     """The reference of the registered variant `name` (with `options`), or None."""
-    if source == "official:BangguWu/ECANet" and not options:
+    if source == "official:BangguWu/ECANet" and name.startswith("eca_resnet") and not options:
         depth = int(name.removeprefix("eca_resnet"))
         block, layers = RESNET_LAYERS[depth]
         return tv.ResNet(_attention_block(block, "eca", lambda c: ECALayer(3)), layers)

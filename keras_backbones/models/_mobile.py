@@ -1,0 +1,222 @@
+"""What the mobile families share: the inverted residual block (MBConv) of MobileNetV2, MNASNet,
+MobileNetV3 and the EfficientNets (with expansion 1 and an activated projection, it is
+MobileNetV1's depthwise-separable block), a depthwise convolution with PyTorch's padding, the
+stage walker that names and strides the blocks, and timm's names for checkpoint import.
+
+Block layers are named `{name}_expand_conv/_bn/_act`, `{name}_dw_conv/_bn/_act`, `{name}_se`,
+`{name}_project_conv/_bn[/_act]`, `{name}_eca`, `{name}_drop_path`, `{name}_add`.
+
+Initialization follows the TensorFlow references of the papers, which timm reproduces: every
+convolution He normal over its fan-out (k x k x out / groups: k x k for a depthwise kernel).
+"""
+
+import dataclasses
+import re
+
+from keras_backbones.backend import keras
+from keras_backbones.layers import ECA, HardSwish, SqueezeExcite, StochasticDepth, make_divisible
+from keras_backbones.models import _builder as B
+
+ACTIVATIONS = ("relu", "relu6", "hard_swish", "swish")
+
+
+def activate(x, kind, *, name):
+    """The activation layer `kind` (PyTorch's definitions: hard_swish is x * relu6(x + 3) / 6)."""
+    if kind == "relu":
+        return keras.layers.ReLU(name=name)(x)
+    if kind == "relu6":
+        return keras.layers.ReLU(max_value=6.0, name=name)(x)
+    if kind == "hard_swish":
+        return HardSwish(name=name)(x)
+    if kind == "swish":  # x * sigmoid(x) under both Kerases
+        return keras.layers.Activation("swish", name=name)(x)
+    raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {kind!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Norm:
+    """A reference's BatchNorm: epsilon and PyTorch's momentum (torchvision's MobileNetV3:
+    1e-3, 0.01; MNASNet: 1e-5, 3e-4; timm and MobileNetV2: 1e-5, 0.1)."""
+
+    epsilon: float = 1e-5
+    momentum: float = 0.1
+
+    def __call__(self, x, *, name):
+        return B.norm(x, epsilon=self.epsilon, momentum=self.momentum, name=name)
+
+
+def conv_norm_act(x, filters, kernel_size, *, name, act, norm=Norm(), strides=1):
+    """`{name}_conv` (no bias) -> `{name}_bn` -> `{name}_act` (act None: none)."""
+    x = B.conv2d(x, filters, kernel_size, strides=strides, name=f"{name}_conv")
+    x = norm(x, name=f"{name}_bn")
+    return activate(x, act, name=f"{name}_act") if act else x
+
+
+def depthwise_conv2d(x, kernel_size, *, name, strides=1, dilation=1):
+    """nn.Conv2d(C, C, k, groups=C, padding=k // 2 * dilation, bias=False) as a
+    DepthwiseConv2D (TFLite's DEPTHWISE_CONV_2D): explicit symmetric padding where TensorFlow's
+    "same" would pad asymmetrically (strided convolutions)."""
+    pad = (kernel_size - 1) // 2 * dilation
+    same = strides == 1 and kernel_size % 2 == 1
+    if pad and not same:
+        x = keras.layers.ZeroPadding2D(padding=pad, name=f"{name}_pad")(x)
+    return keras.layers.DepthwiseConv2D(
+        kernel_size=kernel_size, strides=strides, padding="same" if same else "valid",
+        dilation_rate=dilation, use_bias=False,
+        depthwise_initializer=keras.initializers.get(B.HE_NORMAL_FAN_OUT), name=name)(x)
+
+
+def inverted_residual(filters, *, name, expansion=1.0, kernel_size=3, strides=1, dilation=1,
+                      activation="relu6", se_ratio=0.0, se_divisor=1, se_gate="sigmoid",
+                      se_activation=None, eca_kernel_size=None, project_activation=False,
+                      skip=True, drop_path=0.0, norm=Norm()):
+    """The inverted residual with linear bottleneck (Sandler et al. 2018), "MBConv":
+
+        [1x1 expand, norm, act] -> k x k depthwise (strides, dilation), norm, act -> [SE]
+        -> 1x1 project, norm [, act] -> [ECA] -> [drop path] -> [+ input]
+
+    filters: output channels. expansion: the expanded width is make_divisible(C_in x expansion,
+    8) (timm's rule; exact for the torchvision references); expansion 1 has no expand
+    convolution (the depthwise-separable block of MobileNetV1 and of the first stages).
+    activation: "relu", "relu6", "hard_swish" or "swish".
+    se_ratio: squeeze-and-excitation after the depthwise convolution, reduced to
+    se_ratio x the expanded width, rounded to a multiple of se_divisor (MobileNetV3: 0.25 and
+    8) or, with se_divisor 1, to the nearest integer (MNASNet and EfficientNet, whose ratio is
+    of the block's input: pass ratio / expansion). se_gate: "sigmoid" or "hard_sigmoid";
+    se_activation: its inner activation (None: the block's).
+    eca_kernel_size: efficient channel attention after the projection (ECA-MobileNetV2).
+    project_activation: activate the projection (MobileNetV1's pointwise convolution).
+    skip: add the input when the shape allows (stride 1, C_in == filters).
+    drop_path: stochastic depth of the residual branch. norm: the reference's `Norm`."""
+    def apply(x):
+        channels = x.shape[-1]
+        y = x
+        if expansion != 1:
+            channels = make_divisible(channels * expansion)
+            y = conv_norm_act(y, channels, 1, act=activation, norm=norm, name=f"{name}_expand")
+        y = depthwise_conv2d(y, kernel_size, strides=strides, dilation=dilation,
+                             name=f"{name}_dw_conv")
+        y = norm(y, name=f"{name}_dw_bn")
+        y = activate(y, activation, name=f"{name}_dw_act")
+        if se_ratio:
+            reduced = (make_divisible(channels * se_ratio, se_divisor) if se_divisor > 1
+                       else round(channels * se_ratio))
+            y = SqueezeExcite(rd_channels=reduced, activation=se_activation or activation,
+                              gate=se_gate, name=f"{name}_se")(y)
+        y = conv_norm_act(y, filters, 1, act=activation if project_activation else None,
+                          norm=norm, name=f"{name}_project")
+        if eca_kernel_size:
+            y = ECA(kernel_size=eca_kernel_size, name=f"{name}_eca")(y)
+        if not (skip and strides == 1 and x.shape[-1] == filters):
+            return y
+        if drop_path:
+            y = StochasticDepth(rate=drop_path, name=f"{name}_drop_path")(y)
+        return keras.layers.Add(name=f"{name}_add")([y, x])
+    return apply
+
+
+def stages(x, table, *, stride=2, drop_path_rate=0.0):
+    """Runs `table`, one list per stage of `inverted_residual` keyword arguments per block,
+    naming the blocks stage{s}_block{b}. Stochastic depth rises linearly over the blocks from
+    0 (timm's rule: rate x index / number of blocks). `stride`: that of the input.
+
+    Returns (x, features): features holds (stride, output) of each stage."""
+    total = sum(len(blocks) for blocks in table)
+    index = 0
+    features = []
+    for s, blocks in enumerate(table, start=1):
+        for b, kwargs in enumerate(blocks, start=1):
+            x = inverted_residual(name=f"stage{s}_block{b}", **kwargs,
+                                  drop_path=drop_path_rate * index / total)(x)
+            stride *= kwargs.get("strides", 1)
+            index += 1
+        features.append((stride, x))
+    return x, features
+
+
+def check_alpha(name, alpha):
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or alpha <= 0:
+        raise ValueError(f"{name}: `alpha` (the width multiplier) must be a positive number; "
+                         f"got {alpha!r}.")
+
+
+# --- checkpoint names -----------------------------------------------------------------------
+
+BLOCK = re.compile(r"stage(\d+)_block(\d+)_(.+)")
+
+
+def layer_names(model):
+    return {layer.name for layer in model.layers}
+
+
+def block_prefixes(model):
+    """stage{s}_block{b} of every block, in network order (torchvision's flat indices)."""
+    return [m.group(1) for layer in model.layers
+            if (m := re.fullmatch(r"(stage\d+_block\d+)_dw_conv", layer.name))]
+
+
+# timm's _efficientnet_blocks: InvertedResidual (with an expand convolution) and
+# DepthwiseSeparableConv (without).
+TIMM_BLOCK = {
+    True: {"expand_conv": "conv_pw", "expand_bn": "bn1", "dw_conv": "conv_dw", "dw_bn": "bn2",
+           "project_conv": "conv_pwl", "project_bn": "bn3"},
+    False: {"dw_conv": "conv_dw", "dw_bn": "bn1", "project_conv": "conv_pw", "project_bn": "bn2"},
+}
+TIMM_SE = {"se/reduce": "se.conv_reduce", "se/expand": "se.conv_expand"}
+TIMM_TOP = {"stem_conv": "conv_stem", "stem_bn": "bn1", "head_conv": "conv_head",
+            "head_bn": "bn2", "logits": "classifier"}
+
+
+def timm_names(top=None):
+    """The names function of timm's EfficientNet / MobileNetV3 classes: blocks.{s-1}.{b-1}
+    for stage{s}_block{b}; `top` overrides TIMM_TOP (MobileNetV3's head)."""
+    top = {**TIMM_TOP, **(top or {})}
+
+    def names(path, model):
+        match = BLOCK.fullmatch(path)
+        if not match:
+            return top.get(path)
+        stage, block, part = match.groups()
+        expands = f"stage{stage}_block{block}_expand_conv" in layer_names(model)
+        part = {**TIMM_BLOCK[expands], **TIMM_SE}.get(part)
+        return part and f"blocks.{int(stage) - 1}.{int(block) - 1}.{part}"
+    return names
+
+
+def fused_inverted_residual(filters, *, name, expansion=4.0, kernel_size=3, strides=1,
+                            activation="swish", skip=True, drop_path=0.0, norm=Norm(),
+                            padding="torch"):
+    """The Fused-MBConv of EfficientNetV2 (Tan & Le 2021, figure 2): MBConv's 1x1 expansion and
+    k x k depthwise convolution fused into one regular k x k convolution,
+
+        k x k conv (strides) to make_divisible(C_in x expansion, 8), norm, act
+        -> 1x1 project, norm -> [drop path] -> [+ input]
+
+    With expansion 1 the k x k convolution goes straight to `filters`, activated, with no
+    projection (torchvision's FusedMBConv, timm's ConvBnAct). skip: add the input when the
+    shape allows (stride 1, C_in == filters). padding: "torch" (symmetric k // 2, PyTorch's)
+    or "same" (TensorFlow's, asymmetric at a stride: the official TF models and timm's tf_
+    ports). Layers: `{name}_fused_conv/_bn/_act`, `{name}_project_conv/_bn`,
+    `{name}_drop_path`, `{name}_add`."""
+    if padding not in ("torch", "same"):
+        raise ValueError(f"{name}: `padding` must be 'torch' or 'same'; got {padding!r}.")
+
+    def apply(x):
+        channels = filters if expansion == 1 else make_divisible(x.shape[-1] * expansion)
+        if padding == "same":
+            y = keras.layers.Conv2D(
+                filters=channels, kernel_size=kernel_size, strides=strides, padding="same",
+                use_bias=False, kernel_initializer=B.initializers.get(B.HE_NORMAL_FAN_OUT),
+                name=f"{name}_fused_conv")(x)
+        else:
+            y = B.conv2d(x, channels, kernel_size, strides=strides, name=f"{name}_fused_conv")
+        y = norm(y, name=f"{name}_fused_bn")
+        y = activate(y, activation, name=f"{name}_fused_act")
+        if expansion != 1:
+            y = conv_norm_act(y, filters, 1, act=None, norm=norm, name=f"{name}_project")
+        if not (skip and strides == 1 and x.shape[-1] == filters):
+            return y
+        if drop_path:
+            y = StochasticDepth(rate=drop_path, name=f"{name}_drop_path")(y)
+        return keras.layers.Add(name=f"{name}_add")([y, x])
+    return apply

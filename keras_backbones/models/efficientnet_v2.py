@@ -1,0 +1,271 @@
+"""EfficientNetV2 (Tan & Le 2021): S, M and L as torchvision's `efficientnet_v2_s/m/l`, and B0
+as timm's `tf_efficientnetv2_b0` (a port of the official TensorFlow model).
+
+Table 4 of the paper (S; M and L from the official code, as torchvision): a 3x3 stride-2 stem,
+Fused-MBConv stages first (MBConv's 1x1 expansion and depthwise convolution fused into one
+3x3 convolution, no squeeze-and-excitation; expansion 1 is a single 3x3 convolution), MBConv
+stages after (3x3 depthwise, squeeze-and-excitation reduced to a quarter of the block's input
+width, SiLU inside, sigmoid gate), a 1x1 convolution to 1280 channels, global pooling,
+dropout and the classifier; SiLU throughout. Stochastic depth on every residual branch, rising
+linearly with the block index (drop_path_rate x i / N; 0.2, the paper's survival 0.8).
+
+BatchNorm epsilon 1e-3 (the TensorFlow original's), PyTorch momentum 0.1 as both references.
+S, M and L pad as PyTorch (symmetric k // 2, torchvision); B0 pads as TensorFlow's "same"
+(asymmetric at a stride: stem, strided fused and depthwise convolutions), as timm's tf_ port
+of the official weights does. Convolutions are He normal over the fan-out, the classifier
+U(+-1 / sqrt(classes)) with a zero bias; depthwise kernels as each reference draws them:
+torchvision counts the fan-out of a depthwise kernel as C x k x k (S, M, L), timm and the
+official code as k x k (B0). The former also keeps the 40-79-block networks usable at
+initialization: with k x k, inference at init (BatchNorm an identity) grows M's and L's
+logits to 1e5-1e7 through the residual stream, past what int8 can follow. Default input sizes
+are the evaluation sizes of the paper (384, 480, 480; B0 224).
+"""
+
+from keras_backbones import registry
+from keras_backbones import weights as weights_module
+from keras_backbones.backend import keras
+from keras_backbones.layers import SqueezeExcite, make_divisible
+from keras_backbones.models import _builder as B
+from keras_backbones.models import _mobile as M
+from keras_backbones.models import efficientnet as V1
+
+PAPER = registry.Paper("EfficientNetV2: Smaller Models and Faster Training", 2021, "2104.00298")
+
+FUSED, MBCONV = "fused", "mbconv"
+# Per stage: (block, expansion, stride, output channels, repeats); every kernel is 3x3, every
+# MBConv stage has squeeze-and-excitation (0.25 of its input), no Fused-MBConv stage has.
+CONFIGS = {
+    # timm's _gen_efficientnetv2_base (the official v2_base_block).
+    "b0": dict(stem=32, padding="same", torchvision_init=False, stages=[
+        (FUSED, 1, 1, 16, 1), (FUSED, 4, 2, 32, 2), (FUSED, 4, 2, 48, 2),
+        (MBCONV, 4, 2, 96, 3), (MBCONV, 6, 1, 112, 5), (MBCONV, 6, 2, 192, 8)]),
+    "s": dict(stem=24, padding="torch", torchvision_init=True, stages=[
+        (FUSED, 1, 1, 24, 2), (FUSED, 4, 2, 48, 4), (FUSED, 4, 2, 64, 4),
+        (MBCONV, 4, 2, 128, 6), (MBCONV, 6, 1, 160, 9), (MBCONV, 6, 2, 256, 15)]),
+    "m": dict(stem=24, padding="torch", torchvision_init=True, stages=[
+        (FUSED, 1, 1, 24, 3), (FUSED, 4, 2, 48, 5), (FUSED, 4, 2, 80, 5),
+        (MBCONV, 4, 2, 160, 7), (MBCONV, 6, 1, 176, 14), (MBCONV, 6, 2, 304, 18),
+        (MBCONV, 6, 1, 512, 5)]),
+    "l": dict(stem=32, padding="torch", torchvision_init=True, stages=[
+        (FUSED, 1, 1, 32, 4), (FUSED, 4, 2, 64, 7), (FUSED, 4, 2, 96, 7),
+        (MBCONV, 4, 2, 192, 10), (MBCONV, 6, 1, 224, 19), (MBCONV, 6, 2, 384, 25),
+        (MBCONV, 6, 1, 640, 7)]),
+}
+KERNEL = 3
+SE_RATIO = 0.25  # of the block's input width
+HEAD_WIDTH = 1280
+NORM = M.Norm(epsilon=1e-3, momentum=0.1)
+PADDINGS = ("torch", "same")
+
+
+def _conv_same(x, filters, kernel_size, *, name, strides=1):
+    """A bias-free convolution with TensorFlow's "same" padding."""
+    return keras.layers.Conv2D(
+        filters=filters, kernel_size=kernel_size, strides=strides, padding="same",
+        use_bias=False, kernel_initializer=B.initializers.get(B.HE_NORMAL_FAN_OUT), name=name)(x)
+
+
+def strided_inverted_residual_same(filters, *, name, expansion, kernel_size, strides,
+                                   activation, se_ratio, norm, drop_path=0.0):
+    """`_mobile.inverted_residual` with TensorFlow's "same" padding in its strided depthwise
+    convolution (at stride 1 both paddings are the same), for the tf_ ports. Strided, so it
+    has no residual (and `drop_path` does nothing)."""
+    del drop_path
+
+    def apply(x):
+        channels = make_divisible(x.shape[-1] * expansion)
+        y = M.conv_norm_act(x, channels, 1, act=activation, norm=norm, name=f"{name}_expand")
+        y = keras.layers.DepthwiseConv2D(
+            kernel_size=kernel_size, strides=strides, padding="same", use_bias=False,
+            depthwise_initializer=B.initializers.get(B.HE_NORMAL_FAN_OUT),
+            name=f"{name}_dw_conv")(y)
+        y = norm(y, name=f"{name}_dw_bn")
+        y = M.activate(y, activation, name=f"{name}_dw_act")
+        y = SqueezeExcite(rd_channels=round(channels * se_ratio), activation=activation,
+                          gate="sigmoid", name=f"{name}_se")(y)
+        return M.conv_norm_act(y, filters, 1, act=None, norm=norm, name=f"{name}_project")
+    return apply
+
+
+def torchvision_depthwise_init(model):
+    """Re-draws every depthwise kernel as torchvision initializes it: kaiming_normal_(mode=
+    "fan_out") on a (C, 1, k, k) weight counts C x k x k (PyTorch does not divide by the
+    groups), N(0, 2 / (C k k)), where `_mobile` draws the official code's and timm's
+    N(0, 2 / (k k)). The layers' configs record it."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kernel = layer.weights[0]
+            layer.depthwise_initializer = keras.initializers.VarianceScaling(
+                scale=2.0 / kernel.shape[2], mode="fan_out", distribution="untruncated_normal")
+            kernel.assign(layer.depthwise_initializer(shape=tuple(kernel.shape),
+                                                      dtype=kernel.dtype))
+    return model
+
+
+def block_table(stages, *, padding, norm=NORM):
+    """[[(block function, keyword arguments)] per stage] of a CONFIGS stage list."""
+    table = []
+    for block, expansion, stride, filters, repeats in stages:
+        rows = []
+        for b in range(repeats):
+            kwargs = dict(filters=filters, expansion=expansion, kernel_size=KERNEL,
+                          strides=stride if b == 0 else 1, activation="swish", norm=norm)
+            if block == FUSED:
+                rows.append((M.fused_inverted_residual, dict(kwargs, padding=padding)))
+            elif padding == "same" and kwargs["strides"] > 1:
+                rows.append((strided_inverted_residual_same,
+                             dict(kwargs, se_ratio=SE_RATIO / expansion)))
+            else:
+                rows.append((M.inverted_residual, dict(kwargs, se_ratio=SE_RATIO / expansion)))
+        table.append(rows)
+    return table
+
+
+def stages(x, table, *, drop_path_rate):
+    """Runs a `block_table` as `_mobile.stages` (blocks stage{s}_block{b}, stochastic depth
+    rate x i / N at block i of N); returns (x, [(stride, output) per stage])."""
+    total = sum(len(rows) for rows in table)
+    index, stride, features = 0, 2, []
+    for s, rows in enumerate(table, start=1):
+        for b, (block, kwargs) in enumerate(rows, start=1):
+            x = block(name=f"stage{s}_block{b}", drop_path=drop_path_rate * index / total,
+                      **kwargs)(x)
+            stride *= kwargs["strides"]
+            index += 1
+        features.append((stride, x))
+    return x, features
+
+
+def EfficientNetV2Net(config="s", *, padding=None, norm_epsilon=1e-3, norm_momentum=0.1,
+                      name="efficientnet_v2", include_top=True,
+                      weights=None, input_tensor=None, input_shape=None, pooling=None,
+                      classes=1000, classifier_activation="softmax", dropout_rate=0.2,
+                      drop_path_rate=0.2, default_size=384, features_only=False):
+    """Builds EfficientNetV2 `config` ("b0", "s", "m" or "l"); padding None: the reference's."""
+    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
+                      weights=weights)
+    B.check_choice(name, "config", config, tuple(CONFIGS))
+    spec = CONFIGS[config]
+    padding = spec["padding"] if padding is None else padding
+    B.check_choice(name, "padding", padding, PADDINGS)
+    if not 0.0 <= drop_path_rate < 1.0:
+        raise ValueError(f"{name}: `drop_path_rate` must be in [0, 1); got {drop_path_rate!r}.")
+    norm = M.Norm(epsilon=norm_epsilon, momentum=norm_momentum)
+    inputs = B.model_input(name, input_shape, input_tensor, default_size=default_size,
+                           min_size=32)
+    if padding == "same":
+        x = _conv_same(inputs, spec["stem"], 3, strides=2, name="stem_conv")
+    else:
+        x = B.conv2d(inputs, spec["stem"], 3, strides=2, name="stem_conv")
+    x = norm(x, name="stem_bn")
+    x = M.activate(x, "swish", name="stem_act")
+    features = [(2, x)]
+    x, stage_features = stages(x, block_table(spec["stages"], padding=padding, norm=norm),
+                               drop_path_rate=drop_path_rate)
+    x = M.conv_norm_act(x, HEAD_WIDTH, 1, act="swish", norm=norm, name="head")
+    features += [*stage_features, (32, x)]
+    model = B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
+                         classes=classes, classifier_activation=classifier_activation,
+                         features=features, features_only=features_only,
+                         dropout_rate=dropout_rate,
+                         logits_initializers=(V1.LOGITS_INIT, "zeros"))
+    if spec["torchvision_init"]:
+        torchvision_depthwise_init(model)
+    return weights_module.load_weights(model, weights) if weights is not None else model
+
+
+DOCSTRING = """{summary}
+
+Implementation: {reference}. Registered as `{name}`.
+
+Args:
+    padding: "torch" (symmetric, PyTorch's) or "same" (TensorFlow's); None: the reference's
+        (torchvision's S/M/L "torch", timm's tf_ B0 "same").
+    norm_epsilon, norm_momentum: BatchNorm epsilon (1e-3) and PyTorch momentum (0.1, the
+        references'; Keras's is 1 - it). The paper trains with momentum 0.01 (TensorFlow's
+        0.99).
+    include_top: whether to include the classifier (global average pool, dropout, logits).
+    weights: None (random initialization) or the path to a weights file.
+    input_tensor: optional Keras tensor to use as the model's input.
+    input_shape: (height, width, channels); the paper's evaluation size by default, any size
+        of at least 32x32 works.
+    pooling: with include_top=False, None (4-D output), "avg" or "max".
+    classes: number of classes.
+    classifier_activation: activation of the output layer ("softmax", or None for logits).
+    dropout_rate: dropout before the logits layer (the official final rate of the variant).
+    drop_path_rate: stochastic depth, rising linearly over the blocks from 0 (the rate x
+        i / N of block i of N; 0.2 as the paper).
+    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
+"""
+
+
+# Checkpoint names. torchvision: as its EfficientNet (efficientnet.torchvision_names). timm:
+# blocks.{s-1}.{b-1}; a Fused-MBConv is an EdgeResidual (conv_exp, bn1, conv_pwl, bn2), or a
+# ConvBnAct (conv, bn1) at expansion 1.
+TIMM_FUSED = {True: {"fused_conv": "conv_exp", "fused_bn": "bn1", "project_conv": "conv_pwl",
+                     "project_bn": "bn2"},
+              False: {"fused_conv": "conv", "fused_bn": "bn1"}}
+_TIMM = M.timm_names()
+
+
+def timm_names(path, model):
+    match = M.BLOCK.fullmatch(path)
+    names = M.layer_names(model)
+    if not match or f"stage{match.group(1)}_block{match.group(2)}_fused_conv" not in names:
+        return _TIMM(path, model)
+    stage, block, part = match.groups()
+    projects = f"stage{stage}_block{block}_project_conv" in names
+    part = TIMM_FUSED[projects].get(part)
+    return part and f"blocks.{int(stage) - 1}.{int(block) - 1}.{part}"
+
+
+CHECKPOINTS = {
+    "torchvision": weights_module.CheckpointMap(V1.torchvision_names, head=("classifier.",),
+                                         norm_epsilon=NORM.epsilon),
+    "timm": weights_module.CheckpointMap(timm_names, head=("classifier.",),
+                                         norm_epsilon=NORM.epsilon),
+}
+
+
+def _register(name, reference, preprocessing):
+    return registry.register_model(name, family="EfficientNetV2", paper=PAPER,
+                                   reference=reference, doc=DOCSTRING,
+                                   preprocessing=preprocessing)
+
+
+def _build(config, size, dropout, kwargs):
+    return EfficientNetV2Net(config, **{"default_size": size, "name": f"efficientnet_v2_{config}",
+                                        "dropout_rate": dropout, **kwargs})
+
+
+@_register("efficientnet_v2_b0", ("timm", "tf_efficientnetv2_b0"),
+           registry.Preprocessing(interpolation="bicubic"))
+def EfficientNetV2B0(**kwargs):
+    """EfficientNetV2-B0 (Tan & Le 2021): the smallest of the base family, TF padding."""
+    return _build("b0", 224, 0.2, kwargs)
+
+
+@_register("efficientnet_v2_s", ("torchvision", "efficientnet_v2_s"),
+           registry.Preprocessing(input_size=(384, 384, 3), crop_pct=1.0))
+def EfficientNetV2S(**kwargs):
+    """EfficientNetV2-S (Tan & Le 2021, table 4)."""
+    return _build("s", 384, 0.2, kwargs)
+
+
+@_register("efficientnet_v2_m", ("torchvision", "efficientnet_v2_m"),
+           registry.Preprocessing(input_size=(480, 480, 3), crop_pct=1.0))
+def EfficientNetV2M(**kwargs):
+    """EfficientNetV2-M (Tan & Le 2021)."""
+    return _build("m", 480, 0.3, kwargs)
+
+
+@_register("efficientnet_v2_l", ("torchvision", "efficientnet_v2_l"),
+           registry.Preprocessing(input_size=(480, 480, 3), interpolation="bicubic",
+                                  crop_pct=1.0, mean=(0.5,) * 3, std=(0.5,) * 3))
+def EfficientNetV2L(**kwargs):
+    """EfficientNetV2-L (Tan & Le 2021)."""
+    return _build("l", 480, 0.4, kwargs)
+
+
+__all__ = ["EfficientNetV2Net", "EfficientNetV2B0", "EfficientNetV2S", "EfficientNetV2M",
+           "EfficientNetV2L"]
