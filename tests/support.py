@@ -14,9 +14,10 @@ SHARED_PARAMS_TSV = ROOT.parent / "shared" / "reference" / "params.tsv"
 
 # Input side used for the quick checks: small, but at least the network's minimum.
 # Inception-v3's auxiliary classifier (in the model by default, as torchvision's) needs its
-# 299x299 input; its siblings take 75x75.
-SMALL_SIZE = {"AlexNet": 96, "Inception-v3": 299, "Inception-v4": 75, "Inception-ResNet-v1": 75,
-              "Inception-ResNet-v2": 75}
+# 299x299 input. Inception-v4 and Inception-ResNet take 75x75, where their unpadded
+# convolutions leave 1x1 at stride 32; at 139x139, 3x3: feature maps near side / stride.
+SMALL_SIZE = {"AlexNet": 96, "Inception-v3": 299, "Inception-v4": 139, "Inception-ResNet-v1": 139,
+              "Inception-ResNet-v2": 139}
 DEFAULT_SMALL_SIZE = 64
 
 
