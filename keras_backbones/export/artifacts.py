@@ -89,19 +89,27 @@ def onnx_bytes(model):
         node.attr.pop("_XlaMustCompile", None)
     inputs = [t.name for t in frozen.inputs]
     outputs = [t.name for t in frozen.outputs]
-    # tf2onnx deep-copies the whole graph, weights included, before each of its optimizer
-    # passes unless TF2ONNX_CATCH_ERRORS is set (a failing pass then raises instead of being
-    # skipped): AlexNet's conversion peaks at 10 GB instead of 14 (measured).
+    names = tf2onnx.convert.tensor_names_from_structed(concrete, inputs, outputs)
+
+    def convert():
+        return tf2onnx.convert.from_graph_def(
+            graph_def, input_names=inputs, output_names=outputs, opset=ONNX_OPSET,
+            custom_op_handlers={"Erfc": (_erfc, [])}, tensors_to_rename=names)[0]
+
+    # tf2onnx deep-copies the whole graph, weights included, before each optimizer pass, so
+    # that a pass that fails can be skipped: AlexNet's conversion peaks at 14 GB that way, 10
+    # without the copies (TF2ONNX_CATCH_ERRORS set: a failing pass raises). Without first;
+    # where a pass fails (its transpose optimizer on MobileNetV3), again with them.
     previous = os.environ.get("TF2ONNX_CATCH_ERRORS")
     os.environ["TF2ONNX_CATCH_ERRORS"] = "FALSE"
     try:
-        proto, _ = tf2onnx.convert.from_graph_def(
-            graph_def, input_names=inputs, output_names=outputs, opset=ONNX_OPSET,
-            custom_op_handlers={"Erfc": (_erfc, [])},
-            tensors_to_rename=tf2onnx.convert.tensor_names_from_structed(concrete, inputs, outputs))
+        proto = convert()
+    except Exception:  # noqa: BLE001 - an optimizer pass failed; tf2onnx's default skips it
+        os.environ.pop("TF2ONNX_CATCH_ERRORS")
+        proto = convert()
     finally:
         if previous is None:
-            os.environ.pop("TF2ONNX_CATCH_ERRORS")
+            os.environ.pop("TF2ONNX_CATCH_ERRORS", None)
         else:
             os.environ["TF2ONNX_CATCH_ERRORS"] = previous
     return proto.SerializeToString()
