@@ -68,6 +68,20 @@ def representatives():
     return [REPRESENTATIVE.get(family, names[0]) for family, names in families().items()]
 
 
+# The attention layers of these families are theirs alone, though their module is ResNet's.
+DISTINCT_OPS = ("eca_resnet18", "cbam_resnet18")
+
+
+def module_representatives():
+    """One variant per builder module (families of one module share their layers), and the
+    families with layers of their own: where a check is about converting the layers
+    (float16 and dynamic-range TFLite, ONNX), not about each family's arrangement of them."""
+    chosen = {}
+    for name in representatives():
+        chosen.setdefault(registry.get_spec(name).builder.__module__, name)
+    return [*chosen.values(), *(n for n in DISTINCT_OPS if n in representatives())]
+
+
 def small_shape(name):
     spec = registry.get_spec(name)
     height, width, channels = spec.preprocessing.input_size

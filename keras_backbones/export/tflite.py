@@ -1,10 +1,14 @@
 """TFLite conversion with builtin ops only, and running the result in LiteRT.
 
-Conversion goes through `TFLiteConverter.from_keras_model`, which works the same under Keras 3
-and tf-keras (a hand-made concrete function of a Keras 3 model reads its BatchNormalization
-variables uninitialized: NaN outputs). No SELECT_TF_OPS: a model that needs a TensorFlow op TFLite lacks
+Conversion goes through an inference SavedModel, exported as `TFLiteConverter.from_keras_model`
+exports it under either Keras (a hand-made concrete function of a Keras 3 model reads its
+BatchNormalization variables uninitialized: NaN outputs), but once for all the quantizations
+asked of one model: the export is a third of a conversion's time. No SELECT_TF_OPS: a model that needs a TensorFlow op TFLite lacks
 fails to convert, which is the point (the artifact must run on a phone's stock runtime).
 """
+
+import functools
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -20,27 +24,54 @@ def convert(model, quantize="none", representative_data=None, int8_io=True):
     weights and activations; needs `representative_data`, an iterable of single input arrays
     without the batch axis).
     int8_io: with "int8", make the input and output tensors int8 too (else float32)."""
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"`quantize` must be one of {', '.join(QUANTIZATIONS)}; got {quantize!r}.")
+    return convert_each(model, (quantize,), representative_data, int8_io)[quantize]
+
+
+def convert_each(model, quantizations, representative_data=None, int8_io=True):
+    """{quantize: .tflite bytes} for each of `quantizations`, from one export of `model`."""
+    for quantize in quantizations:
+        if quantize not in QUANTIZATIONS:
+            raise ValueError(f"`quantize` must be one of {', '.join(QUANTIZATIONS)}; got {quantize!r}.")
+    if "int8" in quantizations and representative_data is None:
+        raise ValueError("int8 quantization needs `representative_data` (calibration inputs).")
     shape = model.inputs[0].shape
     if any(d is None for d in shape[1:]):
         raise ValueError(f"TFLite conversion needs a fixed input size; {model.name} takes {tuple(shape)}.")
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    with tempfile.TemporaryDirectory(prefix="keras_backbones_tflite_") as directory:
+        _export_for_inference(model, directory)
+        return {quantize: _converter(directory, quantize, representative_data, int8_io).convert()
+                for quantize in quantizations}
+
+
+def _export_for_inference(model, directory):
+    """The SavedModel TFLiteConverter.from_keras_model writes: the call in inference mode."""
+    from keras_backbones.backend import LEGACY_KERAS, keras
+
+    if LEGACY_KERAS:
+        tf.saved_model.save(model, directory)
+        return
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    signature = [tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in model.inputs]
+    archive.add_endpoint("serve", functools.partial(model.__call__, training=False), signature)
+    archive.write_out(directory, verbose=False)
+
+
+def _converter(directory, quantize, representative_data, int8_io):
+    converter = tf.lite.TFLiteConverter.from_saved_model(directory)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
-        if representative_data is None:
-            raise ValueError("int8 quantization needs `representative_data` (calibration inputs).")
         samples = [np.asarray(sample, np.float32) for sample in representative_data]
         converter.representative_dataset = lambda: ([sample[None]] for sample in samples)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-    return converter.convert()
+    return converter
 
 
 def interpreter(content, delegates=True):

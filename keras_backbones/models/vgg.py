@@ -24,7 +24,7 @@ CONFIGS = {
 }
 
 # torchvision's init: convs He normal (fan_out), linear layers N(0, 0.01), biases zero.
-LINEAR_INIT = keras.initializers.RandomNormal(mean=0.0, stddev=0.01)
+LINEAR_INIT = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
 
 
 def vgg_block(index, convs, batch_norm):

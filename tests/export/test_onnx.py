@@ -1,5 +1,6 @@
-"""ONNX (tf2onnx, checked in onnxruntime): one variant per family gives the Keras model's
-outputs to 1e-4 x max(1, |output|).
+"""ONNX (tf2onnx, checked in onnxruntime): one variant per builder module, and each family
+with layers of its own, gives the Keras model's outputs to 1e-4 x max(1, |output|) (the
+conversion is op by op: families that share a module share their ops).
 
 tf2onnx holds many copies of a model's weights while it converts (10-14 GB for AlexNet,
 Inception-v4 and Inception-ResNet-v2, 24 GB for VGG-11: measured): the conversions run one
@@ -18,7 +19,7 @@ HIDDEN_CLASSIFIER_LAYERS = ("AlexNet", "VGG")
 
 
 @pytest.mark.xdist_group("onnx")
-@pytest.mark.parametrize("name", support.representatives())
+@pytest.mark.parametrize("name", support.module_representatives())
 def test_onnx_matches_keras(name):
     clear_session()
     shape = support.small_shape(name)

@@ -14,7 +14,8 @@ from keras_backbones.layers import ECA, HardSwish, SqueezeExcite
 from keras_backbones.models import mobilenet_v3
 from tests import support
 
-FAMILIES = ("MobileNetV1", "MobileNetV2", "MobileNetV3", "MNASNet", "EfficientNet", "EfficientNetV2")
+FAMILIES = ("MobileNetV1", "MobileNetV2", "MobileNetV3", "MobileNetV4", "MNASNet", "EfficientNet",
+            "EfficientNetV2", "ShuffleNetV1", "ShuffleNetV2", "GhostNet", "EffNet")
 MOBILE = [name for name in registry.list_models()
           if registry.get_spec(name).family in FAMILIES or name == "eca_mobilenet_v2"]
 # The contract's TFLite test converts each family's representative (float, float16, dynamic

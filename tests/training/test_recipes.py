@@ -17,7 +17,7 @@ RECIPES = sorted(p.stem for p in (ROOT / "recipes").glob("*.py"))
 # tracing a 50-layer train step costs a CI minute each.
 # WRN-28-10 is a CIFAR network (32x32); Inception-v3's auxiliary classifier, which its recipe
 # trains, needs the 299x299 input, and Inception-v4 takes at least 75x75.
-TINY_SIZE = {"alexnet": 72, "wrn": 32, "inception_v3": 299, "inception_v4": 75}
+TINY_SIZE = {"alexnet": 72, "wrn": 32, "effnet": 32, "inception_v3": 299, "inception_v4": 75}
 SMALLER = {"resnet50": "resnet18", "resnetv2_50": "resnetv2_18", "seresnet50": "seresnet18",
            "eca_resnet50": "eca_resnet18", "cbam_resnet50": "cbam_resnet18", "vgg16": "vgg11",
            "convnext_tiny": "convnext_atto", "mobilenet_v3_large": "mobilenet_v3_small",
