@@ -23,8 +23,11 @@ def _shape(tensor):
 
 def layer_macs(layer):
     """MACs of one call of `layer` in a functional model (batch 1)."""
-    if hasattr(layer, "macs"):  # custom layers count themselves
-        return int(layer.macs(_shape(layer.input), _shape(layer.output)))
+    if hasattr(layer, "macs"):  # custom layers count themselves (several inputs: a list)
+        inputs = layer.input
+        input_shape = ([_shape(t) for t in inputs] if isinstance(inputs, (list, tuple))
+                       else _shape(inputs))
+        return int(layer.macs(input_shape, _shape(layer.output)))
     if isinstance(layer, keras.layers.SeparableConv2D):
         kh, kw = layer.kernel_size
         in_ch = _shape(layer.input)[-1]

@@ -5,6 +5,7 @@ import pathlib
 import re
 
 import numpy as np
+import pytest
 
 from keras_backbones import registry
 
@@ -68,6 +69,26 @@ def representatives():
     return [REPRESENTATIVE.get(family, names[0]) for family, names in families().items()]
 
 
+# The families users put on phones: every variant converts to full int8
+# (tests/models/test_mobilenet.py), at the reference's own initialization.
+MOBILE_FAMILIES = ("MobileNetV1", "MobileNetV2", "MobileNetV3", "MobileNetV4", "MNASNet",
+                   "EfficientNet", "EfficientNetV2", "ShuffleNetV1", "ShuffleNetV2", "GhostNet",
+                   "EffNet")
+
+
+def is_mobile(name):
+    return registry.get_spec(name).family in MOBILE_FAMILIES or name == "eca_mobilenet_v2"
+
+
+def ready_to_quantize(model, name):
+    """The state the quantization checks convert a model in. The mobile families keep their
+    reference's initialization, which keeps activations at a usable scale (its layer scales
+    letting the signal through); the others get He-normal kernels (see redraw_kernels)."""
+    if is_mobile(name):
+        return signal_carrying_layer_scales(model)
+    return redraw_kernels(model)
+
+
 # The attention layers of these families are theirs alone, though their module is ResNet's.
 DISTINCT_OPS = ("eca_resnet18", "cbam_resnet18")
 
@@ -113,11 +134,45 @@ def redraw_kernels(model, seed=0):
     return model
 
 
+def signal_carrying_layer_scales(model):
+    """Sets to 1 every LayerScale that does not feed a residual sum. For the int8 checks: timm
+    starts MobileNetV4's hybrids at 1e-5 on every block, the strided ones (no residual) too,
+    so at initialization each stage scales the signal itself by 1e-5 and the logits come out
+    ~1e-15, which int8 rounds to a constant. On the residual branches 1e-5 only makes a block
+    start near the identity, as it is meant to."""
+    from keras_backbones.layers import LayerScale
+
+    # The mobile blocks name their layers `{block}_layer_scale` and `{block}_add` (_mobile.py).
+    names = {layer.name for layer in _all_layers(model)}
+    for layer in _all_layers(model):
+        if isinstance(layer, LayerScale) and \
+                layer.name.replace("_layer_scale", "_add") not in names:
+            layer.gamma.assign(np.ones(tuple(layer.gamma.shape), np.float32))
+    return model
+
+
+def layers_of(model, cls):
+    """The model's top-level layers of class `cls`, in order."""
+    return [layer for layer in model.layers if isinstance(layer, cls)]
+
+
 def _all_layers(model):
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):  # a nested model or a block layer holding sublayers
             yield from _all_layers(layer)
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    """Each model and layer test starts from a clean Keras state and float32 (the autouse
+    fixture of tests/models and tests/layers, through their conftest.py)."""
+    from keras_backbones.backend import clear_session, set_dtype_policy
+
+    clear_session()
+    yield
+    set_dtype_policy("float32")
+    clear_session()
 
 
 def random_images(shape, batch=2, seed=0):
@@ -131,8 +186,6 @@ def needs_torch(reason):
     run must not pass by skipping these."""
     import importlib.util
 
-    import pytest
-
     return pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                               reason=f"needs torch (the parity extra): {reason}")
 
@@ -144,8 +197,6 @@ NON_SQUARE = (160, 192)
 
 
 def _parity_marks():
-    import pytest
-
     return [pytest.mark.parity, needs_torch("the references are PyTorch models")]
 
 

@@ -107,8 +107,6 @@ def _steps(deployable):
 
 def sparsity_of(model):
     """Share of exact zeros in the kernels of conv and dense layers."""
-    import numpy as np
-
     zeros = total = 0
     for weight in model.weights:
         if "kernel" in weight.name and len(weight.shape) > 1:

@@ -72,7 +72,7 @@ def cyclic_shift(x, shift):
 
 def window_partition(x, window):
     """(B, H, W, C) -> (B * H/wh * W/ww, wh * ww, C): windows in row-major order per image."""
-    (wh, ww), (_, height, width, channels) = _pair(window), x.shape
+    (wh, ww), (_, _, width, channels) = _pair(window), x.shape
     x = tf.reshape(x, [-1, wh, width // ww, ww, channels])  # (B H/wh, wh, W/ww, ww, C)
     x = tf.transpose(x, [0, 2, 1, 3, 4])
     return tf.reshape(x, [-1, wh * ww, channels])

@@ -3,6 +3,8 @@ features_only, and convolution / normalization / pooling with PyTorch's padding 
 (so that a port computes the same function as its reference)."""
 
 import math
+import re
+import textwrap
 
 from keras_backbones import initializers
 from keras_backbones.backend import keras
@@ -33,6 +35,24 @@ def check_choice(name, argument, value, allowed):
     if value not in allowed:
         raise ValueError(f"{name}: `{argument}` must be one of "
                          f"{', '.join(map(repr, allowed))}; got {value!r}.")
+
+
+def check_positive_ints(name, **values):
+    """A ValueError naming the first argument that is not a positive integer (bool is not)."""
+    for argument, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}: `{argument}` must be a positive integer; got {value!r}.")
+
+
+def check_per_stage(name, argument, values, stages=4):
+    """`values` as a tuple of one positive integer per stage, or a ValueError saying so."""
+    values = tuple(values) if isinstance(values, (tuple, list)) else ()
+    if len(values) != stages or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                                        for v in values):
+        count = {3: "three", 4: "four", 5: "five"}.get(stages, stages)
+        raise ValueError(f"{name}: `{argument}` must be {count} positive integers, one per "
+                         f"stage; got {values!r}.")
+    return values
 
 
 def model_input(name, input_shape, input_tensor, *, default_size, min_size, channels=3,
@@ -142,6 +162,29 @@ def max_pool(x, pool_size, *, name, strides=None, padding=0, ceil_mode=False):
                               ceil_mode=ceil_mode, name=name)(x)
 
 
+def avg_pool(x, pool_size, *, name, strides=None, padding=0, ceil_mode=False,
+             count_include_pad=True):
+    """nn.AvgPool2d. padding: zeros around the input, counted in the average (PyTorch's default
+    count_include_pad=True; the ZeroPadding2D is `{name}_pad`).
+
+    ceil_mode with count_include_pad=False (timm's avg_down) keeps the last, clipped window and
+    averages only the pixels it covers: for a 2x2 stride-2 window that is TensorFlow's "same"
+    (which pads odd sizes by one row/column after the input and leaves padding out of the
+    count), at any size; other windows are not supported."""
+    strides = pool_size if strides is None else strides
+    if ceil_mode or not count_include_pad:
+        if not (ceil_mode and not count_include_pad and not padding
+                and _pair(pool_size) == _pair(strides) == (2, 2)):
+            raise ValueError(f"{name}: avg_pool supports ceil_mode / count_include_pad=False only "
+                             f"together, for a 2x2 stride-2 window without padding.")
+        return keras.layers.AveragePooling2D(pool_size=pool_size, strides=strides, padding="same",
+                                             name=name)(x)
+    if padding:
+        x = keras.layers.ZeroPadding2D(padding=padding, name=f"{name}_pad")(x)
+    return keras.layers.AveragePooling2D(pool_size=pool_size, strides=strides, padding="valid",
+                                         name=name)(x)
+
+
 # --- heads and the model ----------------------------------------------------------------------
 
 def classifier(x, classes, *, classifier_activation, dropout_rate=0.0,
@@ -230,3 +273,45 @@ def _with_weights(model, weights):
         from keras_backbones.weights import load_weights
         load_weights(model, weights)
     return model
+
+
+# --- documentation and checkpoint names -------------------------------------------------------
+
+def application_args(*, head="global average pool, logits", weights_note=None,
+                     default="(224, 224, 3) by default", min_size=32):
+    """The `Args:` lines of the keras.applications arguments, include_top to
+    classifier_activation, as every family's docstring template words them (indented four
+    spaces, ending in a newline). head: what include_top adds; weights_note: which files
+    `weights` reads besides the default; default, min_size: the input size's."""
+    def entry(text):
+        return textwrap.fill(text, width=92, initial_indent="    ",
+                             subsequent_indent="        ") + "\n"
+    weights = "None (random initialization) or the path to a weights file"
+    return "".join(map(entry, (
+        f"include_top: whether to include the classifier ({head}).",
+        f"weights: {weights} ({weights_note})." if weights_note else f"weights: {weights}.",
+        "input_tensor: optional Keras tensor to use as the model's input.",
+        f"input_shape: (height, width, channels); {default}, any size of at least "
+        f"{min_size}x{min_size} works (also None x None).",
+        'pooling: with include_top=False, None (4-D output), "avg" or "max".',
+        "classes: number of classes.",
+        'classifier_activation: activation of the output layer ("softmax", or None for logits).',
+    )))
+
+
+BLOCK = re.compile(r"stage(\d+)_block(\d+)_(.+)")
+
+
+def checkpoint_names(top, module, parts):
+    """A `weights.CheckpointMap` names function for a network of `stage{s}_block{b}_{part}`
+    layers: `top` ({path: reference name}) names the layers outside the blocks, `module(s, b)`
+    gives a block's reference prefix and `parts` the name of a part within it (a {part: name}
+    dict, or a function of the part and the stage); None where the reference has no such layer."""
+    def names(path, model=None):
+        match = BLOCK.fullmatch(path)
+        if not match:
+            return top.get(path)
+        stage, block, part = match.groups()
+        local = parts(part, int(stage)) if callable(parts) else parts.get(part)
+        return f"{module(int(stage), int(block))}.{local}" if local else None
+    return names

@@ -1,36 +1,56 @@
 """What the mobile families share: the inverted residual block (MBConv) of MobileNetV2, MNASNet,
 MobileNetV3 and the EfficientNets (with expansion 1 and an activated projection, it is
-MobileNetV1's depthwise-separable block), a depthwise convolution with PyTorch's padding, the
-stage walker that names and strides the blocks, and timm's names for checkpoint import.
+MobileNetV1's depthwise-separable block), EfficientNetV2's Fused-MBConv (MobileNetV4's
+FusedIB), the conv-norm-act and depthwise-norm-act units that GhostNet and MobileNetV4 build
+their own blocks from, PyTorch's ("torch") or TensorFlow's ("same") padding, the stage walker
+that names and strides the blocks, and timm's names for checkpoint import.
 
 Block layers are named `{name}_expand_conv/_bn/_act`, `{name}_dw_conv/_bn/_act`, `{name}_se`,
-`{name}_project_conv/_bn[/_act]`, `{name}_eca`, `{name}_drop_path`, `{name}_add`.
+`{name}_project_conv/_bn[/_act]`, `{name}_eca`, `{name}_layer_scale`, `{name}_drop_path`,
+`{name}_add`.
 
 Initialization follows the TensorFlow references of the papers, which timm reproduces: every
-convolution He normal over its fan-out (k x k x out / groups: k x k for a depthwise kernel).
+convolution He normal over its fan-out (k x k x out / groups: k x k for a depthwise kernel);
+`kernel_initializer` / `initializer` arguments take a reference's other choice (GhostNet's
+PyTorch defaults, torchvision's depthwise fan-out).
 """
 
 import dataclasses
 import re
 
 from keras_backbones.backend import keras
-from keras_backbones.layers import ECA, HardSwish, SqueezeExcite, StochasticDepth, make_divisible
+from keras_backbones.layers import (ECA, HardSwish, LayerScale, SqueezeExcite, StochasticDepth,
+                                    make_divisible)
 from keras_backbones.models import _builder as B
 
-ACTIVATIONS = ("relu", "relu6", "hard_swish", "swish")
+ACTIVATIONS = ("relu", "relu6", "hard_swish", "swish", "gelu")
+PADDINGS = ("torch", "same")
+# U(+-1 / sqrt(fan_out)): timm's classifier (_init_weight_goog), torchvision's EfficientNet
+# classifier; on a depthwise kernel at multiplier 1 (Keras's fan-out k x k is PyTorch's
+# fan-in), PyTorch's default initialization of a depthwise nn.Conv2d.
+UNIFORM_FAN_OUT = {"class_name": "VarianceScaling",
+                   "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
+# N(0, 0.01): torchvision's linear layers in MobileNetV2 and V3 (and the official ECA code's).
+NORMAL_001 = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
 
 
 def activate(x, kind, *, name):
-    """The activation layer `kind` (PyTorch's definitions: hard_swish is x * relu6(x + 3) / 6)."""
+    """The activation layer `kind` (PyTorch's definitions: hard_swish is x * relu6(x + 3) / 6,
+    gelu the exact erf form)."""
     if kind == "relu":
         return keras.layers.ReLU(name=name)(x)
     if kind == "relu6":
         return keras.layers.ReLU(max_value=6.0, name=name)(x)
     if kind == "hard_swish":
         return HardSwish(name=name)(x)
-    if kind == "swish":  # x * sigmoid(x) under both Kerases
-        return keras.layers.Activation("swish", name=name)(x)
+    if kind in ("swish", "gelu"):  # swish: x * sigmoid(x); gelu: exact; under both Kerases
+        return keras.layers.Activation(kind, name=name)(x)
     raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {kind!r}.")
+
+
+def check_padding(name, padding):
+    if padding not in PADDINGS:
+        raise ValueError(f"{name}: `padding` must be 'torch' or 'same'; got {padding!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,31 +65,69 @@ class Norm:
         return B.norm(x, epsilon=self.epsilon, momentum=self.momentum, name=name)
 
 
-def conv_norm_act(x, filters, kernel_size, *, name, act, norm=Norm(), strides=1):
-    """`{name}_conv` (no bias) -> `{name}_bn` -> `{name}_act` (act None: none)."""
-    x = B.conv2d(x, filters, kernel_size, strides=strides, name=f"{name}_conv")
+def conv_norm_act(x, filters, kernel_size, *, name, act=None, norm=Norm(), strides=1,
+                  padding="torch", kernel_initializer=B.HE_NORMAL_FAN_OUT):
+    """`{name}_conv` (no bias) -> `{name}_bn` [-> `{name}_act`]. padding: "torch" (symmetric
+    k // 2, PyTorch's) or "same" (TensorFlow's, asymmetric at a stride: the official TF models
+    and timm's tf_ ports); they differ only at a stride."""
+    check_padding(name, padding)
+    if padding == "same":
+        x = keras.layers.Conv2D(
+            filters=filters, kernel_size=kernel_size, strides=strides, padding="same",
+            use_bias=False, kernel_initializer=B.initializers.get(kernel_initializer),
+            name=f"{name}_conv")(x)
+    else:
+        x = B.conv2d(x, filters, kernel_size, strides=strides,
+                     kernel_initializer=kernel_initializer, name=f"{name}_conv")
     x = norm(x, name=f"{name}_bn")
     return activate(x, act, name=f"{name}_act") if act else x
 
 
-def depthwise_conv2d(x, kernel_size, *, name, strides=1, dilation=1):
-    """nn.Conv2d(C, C, k, groups=C, padding=k // 2 * dilation, bias=False) as a
-    DepthwiseConv2D (TFLite's DEPTHWISE_CONV_2D): explicit symmetric padding where TensorFlow's
-    "same" would pad asymmetrically (strided convolutions)."""
+def depthwise_conv2d(x, kernel_size, *, name, strides=1, dilation=1, multiplier=1,
+                     padding="torch", initializer=B.HE_NORMAL_FAN_OUT):
+    """nn.Conv2d(C, C x multiplier, k, groups=C, padding=k // 2 * dilation, bias=False) as a
+    DepthwiseConv2D (TFLite's DEPTHWISE_CONV_2D): with padding "torch", explicit symmetric
+    padding where TensorFlow's "same" would pad asymmetrically (strided convolutions); with
+    "same", TensorFlow's. initializer: an initializer, or a function of the input channels
+    returning one (torchvision's, whose fan-out counts them)."""
+    check_padding(name, padding)
+    if callable(initializer) and not isinstance(initializer, keras.initializers.Initializer):
+        initializer = initializer(x.shape[-1])
     pad = (kernel_size - 1) // 2 * dilation
-    same = strides == 1 and kernel_size % 2 == 1
+    same = padding == "same" or (strides == 1 and kernel_size % 2 == 1)
     if pad and not same:
         x = keras.layers.ZeroPadding2D(padding=pad, name=f"{name}_pad")(x)
     return keras.layers.DepthwiseConv2D(
         kernel_size=kernel_size, strides=strides, padding="same" if same else "valid",
-        dilation_rate=dilation, use_bias=False,
-        depthwise_initializer=keras.initializers.get(B.HE_NORMAL_FAN_OUT), name=name)(x)
+        dilation_rate=dilation, depth_multiplier=multiplier, use_bias=False,
+        depthwise_initializer=B.initializers.get(initializer), name=name)(x)
+
+
+def depthwise_norm_act(x, kernel_size, *, name, act=None, norm=Norm(), **kwargs):
+    """`{name}_conv` (`depthwise_conv2d`, its keyword arguments) -> `{name}_bn`
+    [-> `{name}_act`]."""
+    x = depthwise_conv2d(x, kernel_size, name=f"{name}_conv", **kwargs)
+    x = norm(x, name=f"{name}_bn")
+    return activate(x, act, name=f"{name}_act") if act else x
+
+
+def residual(y, x, *, name, skip=True, drop_path=0.0, layer_scale=None):
+    """The end of a residual block: [`{name}_layer_scale`] -> [`{name}_drop_path`] ->
+    `{name}_add` of the input, where `skip` and the shape allow (else the branch alone)."""
+    if layer_scale is not None:
+        y = LayerScale(init_value=layer_scale, name=f"{name}_layer_scale")(y)
+    if not skip or tuple(x.shape[1:]) != tuple(y.shape[1:]):
+        return y
+    if drop_path:
+        y = StochasticDepth(rate=drop_path, name=f"{name}_drop_path")(y)
+    return keras.layers.Add(name=f"{name}_add")([y, x])
 
 
 def inverted_residual(filters, *, name, expansion=1.0, kernel_size=3, strides=1, dilation=1,
                       activation="relu6", se_ratio=0.0, se_divisor=1, se_gate="sigmoid",
                       se_activation=None, eca_kernel_size=None, project_activation=False,
-                      skip=True, drop_path=0.0, norm=Norm()):
+                      skip=True, drop_path=0.0, norm=Norm(), padding="torch",
+                      depthwise_initializer=B.HE_NORMAL_FAN_OUT):
     """The inverted residual with linear bottleneck (Sandler et al. 2018), "MBConv":
 
         [1x1 expand, norm, act] -> k x k depthwise (strides, dilation), norm, act -> [SE]
@@ -78,7 +136,7 @@ def inverted_residual(filters, *, name, expansion=1.0, kernel_size=3, strides=1,
     filters: output channels. expansion: the expanded width is make_divisible(C_in x expansion,
     8) (timm's rule; exact for the torchvision references); expansion 1 has no expand
     convolution (the depthwise-separable block of MobileNetV1 and of the first stages).
-    activation: "relu", "relu6", "hard_swish" or "swish".
+    activation: "relu", "relu6", "hard_swish", "swish" or "gelu".
     se_ratio: squeeze-and-excitation after the depthwise convolution, reduced to
     se_ratio x the expanded width, rounded to a multiple of se_divisor (MobileNetV3: 0.25 and
     8) or, with se_divisor 1, to the nearest integer (MNASNet and EfficientNet, whose ratio is
@@ -87,17 +145,19 @@ def inverted_residual(filters, *, name, expansion=1.0, kernel_size=3, strides=1,
     eca_kernel_size: efficient channel attention after the projection (ECA-MobileNetV2).
     project_activation: activate the projection (MobileNetV1's pointwise convolution).
     skip: add the input when the shape allows (stride 1, C_in == filters).
-    drop_path: stochastic depth of the residual branch. norm: the reference's `Norm`."""
+    drop_path: stochastic depth of the residual branch. norm: the reference's `Norm`.
+    padding, depthwise_initializer: those of the depthwise convolution (`depthwise_conv2d`)."""
+    check_padding(name, padding)
+
     def apply(x):
         channels = x.shape[-1]
         y = x
         if expansion != 1:
             channels = make_divisible(channels * expansion)
             y = conv_norm_act(y, channels, 1, act=activation, norm=norm, name=f"{name}_expand")
-        y = depthwise_conv2d(y, kernel_size, strides=strides, dilation=dilation,
-                             name=f"{name}_dw_conv")
-        y = norm(y, name=f"{name}_dw_bn")
-        y = activate(y, activation, name=f"{name}_dw_act")
+        y = depthwise_norm_act(y, kernel_size, strides=strides, dilation=dilation,
+                               padding=padding, initializer=depthwise_initializer,
+                               act=activation, norm=norm, name=f"{name}_dw")
         if se_ratio:
             reduced = (make_divisible(channels * se_ratio, se_divisor) if se_divisor > 1
                        else round(channels * se_ratio))
@@ -107,18 +167,43 @@ def inverted_residual(filters, *, name, expansion=1.0, kernel_size=3, strides=1,
                           norm=norm, name=f"{name}_project")
         if eca_kernel_size:
             y = ECA(kernel_size=eca_kernel_size, name=f"{name}_eca")(y)
-        if not (skip and strides == 1 and x.shape[-1] == filters):
-            return y
-        if drop_path:
-            y = StochasticDepth(rate=drop_path, name=f"{name}_drop_path")(y)
-        return keras.layers.Add(name=f"{name}_add")([y, x])
+        return residual(y, x, skip=skip and strides == 1, drop_path=drop_path, name=name)
+    return apply
+
+
+def fused_inverted_residual(filters, *, name, expansion=4.0, kernel_size=3, strides=1,
+                            activation="swish", skip=True, drop_path=0.0, norm=Norm(),
+                            padding="torch"):
+    """The Fused-MBConv of EfficientNetV2 (Tan & Le 2021, figure 2; MobileNetV4's FusedIB):
+    MBConv's 1x1 expansion and k x k depthwise convolution fused into one regular k x k
+    convolution,
+
+        k x k conv (strides) to make_divisible(C_in x expansion, 8), norm, act
+        -> 1x1 project, norm -> [drop path] -> [+ input]
+
+    With expansion 1 the k x k convolution goes straight to `filters`, activated, with no
+    projection (torchvision's FusedMBConv, timm's ConvBnAct). skip: add the input when the
+    shape allows (stride 1, C_in == filters). padding: "torch" or "same" (`conv_norm_act`).
+    Layers: `{name}_fused_conv/_bn/_act`, `{name}_project_conv/_bn`, `{name}_drop_path`,
+    `{name}_add`."""
+    check_padding(name, padding)
+
+    def apply(x):
+        channels = filters if expansion == 1 else make_divisible(x.shape[-1] * expansion)
+        y = conv_norm_act(x, channels, kernel_size, strides=strides, act=activation, norm=norm,
+                          padding=padding, name=f"{name}_fused")
+        if expansion != 1:
+            y = conv_norm_act(y, filters, 1, norm=norm, name=f"{name}_project")
+        return residual(y, x, skip=skip and strides == 1, drop_path=drop_path, name=name)
     return apply
 
 
 def stages(x, table, *, stride=2, drop_path_rate=0.0):
-    """Runs `table`, one list per stage of `inverted_residual` keyword arguments per block,
-    naming the blocks stage{s}_block{b}. Stochastic depth rises linearly over the blocks from
-    0 (timm's rule: rate x index / number of blocks). `stride`: that of the input.
+    """Runs `table`, one list per stage of keyword arguments per block, naming the blocks
+    stage{s}_block{b}: of `inverted_residual`, or of the block function a row names under
+    "block" (any taking `name`, `drop_path` and returning `apply(x)`). Stochastic depth rises
+    linearly over the blocks from 0 (timm's rule: rate x index / number of blocks); with
+    drop_path_rate 0 no block is passed `drop_path`. `stride`: that of the input.
 
     Returns (x, features): features holds (stride, output) of each stage."""
     total = sum(len(blocks) for blocks in table)
@@ -126,8 +211,11 @@ def stages(x, table, *, stride=2, drop_path_rate=0.0):
     features = []
     for s, blocks in enumerate(table, start=1):
         for b, kwargs in enumerate(blocks, start=1):
-            x = inverted_residual(name=f"stage{s}_block{b}", **kwargs,
-                                  drop_path=drop_path_rate * index / total)(x)
+            kwargs = dict(kwargs)
+            block = kwargs.pop("block", inverted_residual)
+            if drop_path_rate:
+                kwargs["drop_path"] = drop_path_rate * index / total
+            x = block(name=f"stage{s}_block{b}", **kwargs)(x)
             stride *= kwargs.get("strides", 1)
             index += 1
         features.append((stride, x))
@@ -181,42 +269,3 @@ def timm_names(top=None):
         part = {**TIMM_BLOCK[expands], **TIMM_SE}.get(part)
         return part and f"blocks.{int(stage) - 1}.{int(block) - 1}.{part}"
     return names
-
-
-def fused_inverted_residual(filters, *, name, expansion=4.0, kernel_size=3, strides=1,
-                            activation="swish", skip=True, drop_path=0.0, norm=Norm(),
-                            padding="torch"):
-    """The Fused-MBConv of EfficientNetV2 (Tan & Le 2021, figure 2): MBConv's 1x1 expansion and
-    k x k depthwise convolution fused into one regular k x k convolution,
-
-        k x k conv (strides) to make_divisible(C_in x expansion, 8), norm, act
-        -> 1x1 project, norm -> [drop path] -> [+ input]
-
-    With expansion 1 the k x k convolution goes straight to `filters`, activated, with no
-    projection (torchvision's FusedMBConv, timm's ConvBnAct). skip: add the input when the
-    shape allows (stride 1, C_in == filters). padding: "torch" (symmetric k // 2, PyTorch's)
-    or "same" (TensorFlow's, asymmetric at a stride: the official TF models and timm's tf_
-    ports). Layers: `{name}_fused_conv/_bn/_act`, `{name}_project_conv/_bn`,
-    `{name}_drop_path`, `{name}_add`."""
-    if padding not in ("torch", "same"):
-        raise ValueError(f"{name}: `padding` must be 'torch' or 'same'; got {padding!r}.")
-
-    def apply(x):
-        channels = filters if expansion == 1 else make_divisible(x.shape[-1] * expansion)
-        if padding == "same":
-            y = keras.layers.Conv2D(
-                filters=channels, kernel_size=kernel_size, strides=strides, padding="same",
-                use_bias=False, kernel_initializer=B.initializers.get(B.HE_NORMAL_FAN_OUT),
-                name=f"{name}_fused_conv")(x)
-        else:
-            y = B.conv2d(x, channels, kernel_size, strides=strides, name=f"{name}_fused_conv")
-        y = norm(y, name=f"{name}_fused_bn")
-        y = activate(y, activation, name=f"{name}_fused_act")
-        if expansion != 1:
-            y = conv_norm_act(y, filters, 1, act=None, norm=norm, name=f"{name}_project")
-        if not (skip and strides == 1 and x.shape[-1] == filters):
-            return y
-        if drop_path:
-            y = StochasticDepth(rate=drop_path, name=f"{name}_drop_path")(y)
-        return keras.layers.Add(name=f"{name}_add")([y, x])
-    return apply

@@ -52,8 +52,7 @@ SCALING = {
 NORMS = {"torchvision": M.Norm(epsilon=1e-5, momentum=0.1),  # B0-B4
          "tensorflow": M.Norm(epsilon=1e-3, momentum=0.01)}  # B5-B7: the TF original's
 # torchvision's classifier: U(+-1 / sqrt(out_features)), bias zero.
-LOGITS_INIT = {"class_name": "VarianceScaling",
-               "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
+LOGITS_INIT = M.UNIFORM_FAN_OUT
 
 
 def round_filters(channels, width):

@@ -21,10 +21,7 @@ logits to 1e5-1e7 through the residual stream, past what int8 can follow. Defaul
 are the evaluation sizes of the paper (384, 480, 480; B0 224).
 """
 
-from keras_backbones import registry
-from keras_backbones import weights as weights_module
-from keras_backbones.backend import keras
-from keras_backbones.layers import SqueezeExcite, make_divisible
+from keras_backbones import registry, weights
 from keras_backbones.models import _builder as B
 from keras_backbones.models import _mobile as M
 from keras_backbones.models import efficientnet as V1
@@ -55,85 +52,33 @@ KERNEL = 3
 SE_RATIO = 0.25  # of the block's input width
 HEAD_WIDTH = 1280
 NORM = M.Norm(epsilon=1e-3, momentum=0.1)
-PADDINGS = ("torch", "same")
 
 
-def _conv_same(x, filters, kernel_size, *, name, strides=1):
-    """A bias-free convolution with TensorFlow's "same" padding."""
-    return keras.layers.Conv2D(
-        filters=filters, kernel_size=kernel_size, strides=strides, padding="same",
-        use_bias=False, kernel_initializer=B.initializers.get(B.HE_NORMAL_FAN_OUT), name=name)(x)
+def torchvision_depthwise_init(channels):
+    """A depthwise kernel as torchvision initializes it: kaiming_normal_(mode="fan_out") on a
+    (C, 1, k, k) weight counts C x k x k (PyTorch does not divide by the groups),
+    N(0, 2 / (C k k)), where `_mobile` draws the official code's and timm's N(0, 2 / (k k))."""
+    return {"class_name": "VarianceScaling",
+            "config": {"scale": 2.0 / channels, "mode": "fan_out",
+                       "distribution": "untruncated_normal"}}
 
 
-def strided_inverted_residual_same(filters, *, name, expansion, kernel_size, strides,
-                                   activation, se_ratio, norm, drop_path=0.0):
-    """`_mobile.inverted_residual` with TensorFlow's "same" padding in its strided depthwise
-    convolution (at stride 1 both paddings are the same), for the tf_ ports. Strided, so it
-    has no residual (and `drop_path` does nothing)."""
-    del drop_path
-
-    def apply(x):
-        channels = make_divisible(x.shape[-1] * expansion)
-        y = M.conv_norm_act(x, channels, 1, act=activation, norm=norm, name=f"{name}_expand")
-        y = keras.layers.DepthwiseConv2D(
-            kernel_size=kernel_size, strides=strides, padding="same", use_bias=False,
-            depthwise_initializer=B.initializers.get(B.HE_NORMAL_FAN_OUT),
-            name=f"{name}_dw_conv")(y)
-        y = norm(y, name=f"{name}_dw_bn")
-        y = M.activate(y, activation, name=f"{name}_dw_act")
-        y = SqueezeExcite(rd_channels=round(channels * se_ratio), activation=activation,
-                          gate="sigmoid", name=f"{name}_se")(y)
-        return M.conv_norm_act(y, filters, 1, act=None, norm=norm, name=f"{name}_project")
-    return apply
-
-
-def torchvision_depthwise_init(model):
-    """Re-draws every depthwise kernel as torchvision initializes it: kaiming_normal_(mode=
-    "fan_out") on a (C, 1, k, k) weight counts C x k x k (PyTorch does not divide by the
-    groups), N(0, 2 / (C k k)), where `_mobile` draws the official code's and timm's
-    N(0, 2 / (k k)). The layers' configs record it."""
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            kernel = layer.weights[0]
-            layer.depthwise_initializer = keras.initializers.VarianceScaling(
-                scale=2.0 / kernel.shape[2], mode="fan_out", distribution="untruncated_normal")
-            kernel.assign(layer.depthwise_initializer(shape=tuple(kernel.shape),
-                                                      dtype=kernel.dtype))
-    return model
-
-
-def block_table(stages, *, padding, norm=NORM):
-    """[[(block function, keyword arguments)] per stage] of a CONFIGS stage list."""
+def block_table(stages, *, padding, depthwise_initializer, norm=NORM):
+    """`_mobile.stages` rows of a CONFIGS stage list."""
     table = []
     for block, expansion, stride, filters, repeats in stages:
         rows = []
         for b in range(repeats):
             kwargs = dict(filters=filters, expansion=expansion, kernel_size=KERNEL,
-                          strides=stride if b == 0 else 1, activation="swish", norm=norm)
+                          strides=stride if b == 0 else 1, activation="swish", norm=norm,
+                          padding=padding)
             if block == FUSED:
-                rows.append((M.fused_inverted_residual, dict(kwargs, padding=padding)))
-            elif padding == "same" and kwargs["strides"] > 1:
-                rows.append((strided_inverted_residual_same,
-                             dict(kwargs, se_ratio=SE_RATIO / expansion)))
+                rows.append(dict(kwargs, block=M.fused_inverted_residual))
             else:
-                rows.append((M.inverted_residual, dict(kwargs, se_ratio=SE_RATIO / expansion)))
+                rows.append(dict(kwargs, se_ratio=SE_RATIO / expansion,
+                                 depthwise_initializer=depthwise_initializer))
         table.append(rows)
     return table
-
-
-def stages(x, table, *, drop_path_rate):
-    """Runs a `block_table` as `_mobile.stages` (blocks stage{s}_block{b}, stochastic depth
-    rate x i / N at block i of N); returns (x, [(stride, output) per stage])."""
-    total = sum(len(rows) for rows in table)
-    index, stride, features = 0, 2, []
-    for s, rows in enumerate(table, start=1):
-        for b, (block, kwargs) in enumerate(rows, start=1):
-            x = block(name=f"stage{s}_block{b}", drop_path=drop_path_rate * index / total,
-                      **kwargs)(x)
-            stride *= kwargs["strides"]
-            index += 1
-        features.append((stride, x))
-    return x, features
 
 
 def EfficientNetV2Net(config="s", *, padding=None, norm_epsilon=1e-3, norm_momentum=0.1,
@@ -147,31 +92,25 @@ def EfficientNetV2Net(config="s", *, padding=None, norm_epsilon=1e-3, norm_momen
     B.check_choice(name, "config", config, tuple(CONFIGS))
     spec = CONFIGS[config]
     padding = spec["padding"] if padding is None else padding
-    B.check_choice(name, "padding", padding, PADDINGS)
+    B.check_choice(name, "padding", padding, M.PADDINGS)
     if not 0.0 <= drop_path_rate < 1.0:
         raise ValueError(f"{name}: `drop_path_rate` must be in [0, 1); got {drop_path_rate!r}.")
     norm = M.Norm(epsilon=norm_epsilon, momentum=norm_momentum)
     inputs = B.model_input(name, input_shape, input_tensor, default_size=default_size,
                            min_size=32)
-    if padding == "same":
-        x = _conv_same(inputs, spec["stem"], 3, strides=2, name="stem_conv")
-    else:
-        x = B.conv2d(inputs, spec["stem"], 3, strides=2, name="stem_conv")
-    x = norm(x, name="stem_bn")
-    x = M.activate(x, "swish", name="stem_act")
+    x = M.conv_norm_act(inputs, spec["stem"], 3, strides=2, act="swish", norm=norm,
+                        padding=padding, name="stem")
     features = [(2, x)]
-    x, stage_features = stages(x, block_table(spec["stages"], padding=padding, norm=norm),
-                               drop_path_rate=drop_path_rate)
+    table = block_table(spec["stages"], padding=padding, norm=norm, depthwise_initializer=(
+        torchvision_depthwise_init if spec["torchvision_init"] else B.HE_NORMAL_FAN_OUT))
+    x, stage_features = M.stages(x, table, drop_path_rate=drop_path_rate)
     x = M.conv_norm_act(x, HEAD_WIDTH, 1, act="swish", norm=norm, name="head")
     features += [*stage_features, (32, x)]
-    model = B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                         classes=classes, classifier_activation=classifier_activation,
-                         features=features, features_only=features_only,
-                         dropout_rate=dropout_rate,
-                         logits_initializers=(V1.LOGITS_INIT, "zeros"))
-    if spec["torchvision_init"]:
-        torchvision_depthwise_init(model)
-    return weights_module.load_weights(model, weights) if weights is not None else model
+    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
+                        classes=classes, classifier_activation=classifier_activation,
+                        features=features, features_only=features_only, weights=weights,
+                        dropout_rate=dropout_rate,
+                        logits_initializers=(M.UNIFORM_FAN_OUT, "zeros"))
 
 
 DOCSTRING = """{summary}
@@ -220,10 +159,9 @@ def timm_names(path, model):
 
 
 CHECKPOINTS = {
-    "torchvision": weights_module.CheckpointMap(V1.torchvision_names, head=("classifier.",),
+    "torchvision": weights.CheckpointMap(V1.torchvision_names, head=("classifier.",),
                                          norm_epsilon=NORM.epsilon),
-    "timm": weights_module.CheckpointMap(timm_names, head=("classifier.",),
-                                         norm_epsilon=NORM.epsilon),
+    "timm": weights.CheckpointMap(timm_names, head=("classifier.",), norm_epsilon=NORM.epsilon),
 }
 
 

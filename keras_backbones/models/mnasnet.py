@@ -39,8 +39,7 @@ NORMS = {"b1": M.Norm(epsilon=1e-5, momentum=3e-4),  # torchvision: the paper's 
 LOGITS_INITS = {
     "b1": {"class_name": "VarianceScaling",
            "config": {"scale": 1.0, "mode": "fan_out", "distribution": "uniform"}},
-    "small": {"class_name": "VarianceScaling",
-              "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}},
+    "small": M.UNIFORM_FAN_OUT,
 }
 
 

@@ -28,8 +28,7 @@ STAGES = [[(64, 1)], [(128, 2), (128, 1)], [(256, 2), (256, 1)],
 STEM_WIDTH = 32
 
 # timm's classifier: U(+-1/sqrt(classes)), bias zero (the TF references' dense init).
-LOGITS_INIT = {"class_name": "VarianceScaling",
-               "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
+LOGITS_INIT = M.UNIFORM_FAN_OUT
 
 
 def MobileNetV1Net(alpha=1.0, *, activation="relu6", name="mobilenet_v1", include_top=True,

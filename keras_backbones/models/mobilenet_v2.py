@@ -67,7 +67,7 @@ def MobileNetV2Net(alpha=1.0, *, attention=None, name="mobilenet_v2", include_to
 
 
 # torchvision's and the official ECA code's classifier: N(0, 0.01), bias zero.
-LOGITS_INIT = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
+LOGITS_INIT = M.NORMAL_001
 
 DOCSTRING = """{summary}
 

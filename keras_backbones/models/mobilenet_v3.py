@@ -54,7 +54,7 @@ STEM_WIDTH = 16
 TORCHVISION_NORM = M.Norm(epsilon=1e-3, momentum=0.01)
 TIMM_NORM = M.Norm(epsilon=1e-5, momentum=0.1)
 # torchvision's linear layers: N(0, 0.01), bias zero.
-LINEAR_INIT = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
+LINEAR_INIT = M.NORMAL_001
 
 
 def block_table(stages, width, *, norm, minimalistic, dilated, reduced_tail):

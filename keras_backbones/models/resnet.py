@@ -48,7 +48,6 @@ DEPTHS = {
 }
 STAGE_PLANES = (64, 128, 256, 512)  # a stage's output is planes x the block's expansion
 EXPANSION = {"basic": 1, "bottleneck": 4}
-DEEP_STEM = (64, 64, 128)  # timm's stem_type="deep" (the 'S' stem, SENet-154)
 
 STEMS = ("default", "deep")
 VARIANTS = ("v1.5", "v1")
@@ -88,6 +87,7 @@ class BlockConfig:
     variant: str = "v1.5"
     shortcut: str = "B"
     down_kernel_size: int = 1  # kernel of strided projection shortcuts (SENet-154: 3)
+    avg_down: bool = False  # strided projections: 2x2 average pool, then a 1x1 (ResNet-D)
     attention: Optional[str] = None
     norm: str = "batch"
     init: Init = Init()
@@ -104,10 +104,17 @@ def conv_norm(x, filters, kernel, *, name, index, cfg, strides=1, groups=1, act=
 
 
 def shortcut_path(x, filters, stride, *, name, cfg):
-    """The identity, or a projection where the block changes the shape (or always, "C")."""
+    """The identity, or a projection where the block changes the shape (or always, "C").
+
+    With avg_down, a strided projection is timm's downsample_avg: nn.AvgPool2d(stride, stride,
+    ceil_mode=True, count_include_pad=False) (`{name}_downsample_pool`), then a 1x1 conv."""
     reshapes = stride != 1 or x.shape[-1] != filters
     if cfg.shortcut == "C" or (cfg.shortcut == "B" and reshapes):
         kernel = cfg.down_kernel_size if stride != 1 else 1
+        if cfg.avg_down and stride != 1:
+            x = B.avg_pool(x, stride, ceil_mode=True, count_include_pad=False,
+                           name=f"{name}_downsample_pool")
+            kernel, stride = 1, 1
         x = B.conv2d(x, filters, kernel, strides=stride, name=f"{name}_downsample_conv",
                      kernel_initializer=cfg.init.shortcut_conv)
         return B.norm(x, kind=cfg.norm, name=f"{name}_downsample_bn")
@@ -157,11 +164,13 @@ def bottleneck_block(planes, stride, *, name, cfg, drop_path=0.0):
 BLOCKS = {"basic": basic_block, "bottleneck": bottleneck_block}
 
 
-def stem(kind, norm_kind):
-    """7x7/2 conv (or three 3x3, the first strided), norm, ReLU (the builder adds the pool)."""
+def stem(kind, norm_kind="batch", width=64):
+    """7x7/2 conv of 64 channels, norm, ReLU; or timm's stem_type="deep": three 3x3 of `width`,
+    `width` and 2 x `width` channels (SENet-154's 'S' stem: 64; ResNet-D, ResNeSt: 32 or 64),
+    the first strided, each with norm and ReLU. (`stages` adds the max pool.)"""
     def apply(x):
         if kind == "deep":
-            for i, filters in enumerate(DEEP_STEM, start=1):
+            for i, filters in enumerate((width, width, 2 * width), start=1):
                 x = B.conv_norm_act(x, filters, 3, strides=2 if i == 1 else 1, norm_kind=norm_kind,
                                     name="stem", conv_name=f"conv{i}", norm_name=f"bn{i}",
                                     act_name=f"relu{i}")
@@ -169,6 +178,24 @@ def stem(kind, norm_kind):
             x = B.conv_norm_act(x, 64, 7, strides=2, norm_kind=norm_kind, name="stem")
         return x
     return apply
+
+
+def stages(x, block, layers, *, cfg, drop_path_rate=0.0):
+    """The stem's 3x3/2 max pool and four stages of `block(planes, stride, name=, cfg=,
+    drop_path=)` (the first block of stages 2-4 strided), stochastic depth rising linearly to
+    `drop_path_rate`. x: the stem's output. Returns the last output and the features
+    [(stride, tensor)] from the stem's on."""
+    features = [(2, x)]
+    x = B.max_pool(x, 3, strides=2, padding=1, name="stem_pool")
+    index = 0
+    for s, (planes, blocks) in enumerate(zip(STAGE_PLANES, layers), start=1):
+        for b in range(1, blocks + 1):
+            drop_path = drop_path_rate * index / max(sum(layers) - 1, 1)
+            stride = 2 if s > 1 and b == 1 else 1
+            x = block(planes, stride, name=f"stage{s}_block{b}", cfg=cfg, drop_path=drop_path)(x)
+            index += 1
+        features.append((2 ** (s + 1), x))
+    return x, features
 
 
 def _stage_blocks(name, depth, block):
@@ -221,19 +248,8 @@ def ResNet(depth, block=None, *, groups=1, base_width=64, attention=None, stem_t
                       attention=attention, norm=norm, init=INITS[init])
 
     inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
-    x = stem(stem_type, norm)(inputs)
-    features = [(2, x)]
-    x = B.max_pool(x, 3, strides=2, padding=1, name="stem_pool")
-    index = 0
-    for s, (planes, blocks) in enumerate(zip(STAGE_PLANES, layers), start=1):
-        for b in range(1, blocks + 1):
-            drop_path = drop_path_rate * index / max(sum(layers) - 1, 1)
-            stride = 2 if s > 1 and b == 1 else 1
-            x = BLOCKS[block](planes, stride, name=f"stage{s}_block{b}", cfg=cfg,
-                              drop_path=drop_path)(x)
-            index += 1
-        features.append((2 ** (s + 1), x))
-
+    x, features = stages(stem(stem_type, norm)(inputs), BLOCKS[block], layers, cfg=cfg,
+                         drop_path_rate=drop_path_rate)
     return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
                         classes=classes, classifier_activation=classifier_activation,
                         features=features, features_only=features_only, weights=weights,
@@ -245,14 +261,7 @@ DOCSTRING = """{summary}
 Implementation: {reference}. Registered as `{name}`.
 
 Args:
-    include_top: whether to include the classifier (global average pool, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any size of at least
-        32x32 works (also None x None).
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
+""" + B.application_args() + """\
     dropout_rate: dropout before the logits layer (0 in the references).
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (timm).
     features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
@@ -283,13 +292,15 @@ REFERENCE_BLOCK_NAMES = {
 }
 
 
-def reference_name(path, model=None):
-    match = re.fullmatch(r"stage(\d)_block(\d+)_(.+)", path)
-    if not match:
-        return REFERENCE_NAMES.get(path)
-    stage, block, part = match.groups()
-    part = part if re.fullmatch(r"(conv|bn)\d", part) else REFERENCE_BLOCK_NAMES.get(part)
-    return part and f"layer{stage}.{int(block) - 1}.{part}"
+def reference_names(block_names):
+    """The names function of torchvision's layout: layer{stage}.{block - 1}.{part}, a block's
+    convK and bnK under their own names, its other layers by `block_names`."""
+    return B.checkpoint_names(
+        REFERENCE_NAMES, lambda stage, block: f"layer{stage}.{block - 1}",
+        lambda part, stage: part if re.fullmatch(r"(conv|bn)\d", part) else block_names.get(part))
+
+
+reference_name = reference_names(REFERENCE_BLOCK_NAMES)
 
 
 _CHECKPOINT = weights.CheckpointMap(reference_name, head=("fc.",))

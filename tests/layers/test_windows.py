@@ -109,13 +109,6 @@ def random_inputs(name, batch=2, seed=0):
     return np.random.default_rng(seed).normal(0.0, 1.0, (batch, *CASES[name][1])).astype(np.float32)
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    backend.clear_session()
-    yield
-    backend.set_dtype_policy("float32")
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_matches_numpy_reference(name):
     model, layer = make_model(name)

@@ -4,15 +4,8 @@ import numpy as np
 import pytest
 
 import keras_backbones
-from keras_backbones.backend import clear_session, keras
+from keras_backbones.backend import keras
 from keras_backbones.layers import LocalResponseNormalization, ScaledTanh
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    clear_session()
-    yield
-    clear_session()
 
 
 def layer_types(model):

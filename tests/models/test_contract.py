@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keras_backbones import registry, stats
-from keras_backbones.backend import LEGACY_KERAS, clear_session, keras, set_dtype_policy
+from keras_backbones.backend import LEGACY_KERAS, keras, set_dtype_policy
 from keras_backbones.export import tflite
 from keras_backbones.weights import load_weights, save_weights
 from tests import support
@@ -21,14 +21,6 @@ REPRESENTATIVES = support.representatives()
 # checked on one variant per family there (under Keras 3 on all), to keep CI in its budget.
 FORWARD_CASES = [(name, policy) for name in ALL for policy in ("float32", "mixed_float16")
                  if policy == "float32" or not LEGACY_KERAS or name in REPRESENTATIVES]
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    clear_session()
-    yield
-    set_dtype_policy("float32")
-    clear_session()
 
 
 def assert_reference_count(name, model):
@@ -139,12 +131,13 @@ def test_features_only_strides(name):
 def test_tflite_builtins_float_and_int8(name):
     shape = support.small_shape(name)
     model = registry.create_model(name, input_shape=shape, classes=10, classifier_activation=None)
-    support.redraw_kernels(model)
+    support.ready_to_quantize(model, name)
+    calibration = support.random_images(shape, batch=16, seed=2)
     images = support.random_images(shape, batch=4, seed=1)
     expected = np.asarray(model(images, training=False))
     weight_only = ("float16", "dynamic") if name in support.module_representatives() else ()
     converted = tflite.convert_each(model, ("none", *weight_only, "int8"),
-                                    representative_data=support.random_images(shape, batch=16, seed=2))
+                                    representative_data=calibration)
     for content in converted.values():
         assert not [op for op in tflite.op_names(content) if op.startswith("Flex") or op == "CUSTOM"]
 

@@ -2,7 +2,6 @@
 checks. Parameter counts against params.tsv, forward passes, saving and conversion are the
 registry-wide tests' job."""
 
-import numpy as np
 import pytest
 
 from keras_backbones import registry

@@ -9,22 +9,12 @@ import numpy as np
 import pytest
 
 from keras_backbones import registry
-from keras_backbones.backend import clear_session, keras
+from keras_backbones.backend import keras
 from keras_backbones.layers import SqueezeExcite, StochasticDepth
 from keras_backbones.models import efficientnet, efficientnet_v2
+from tests import support
 
 SMALL = dict(input_shape=(64, 64, 3), classes=10)
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    clear_session()
-    yield
-    clear_session()
-
-
-def layers_of(model, cls):
-    return [layer for layer in model.layers if isinstance(layer, cls)]
 
 
 def names_of(model):
@@ -70,12 +60,12 @@ def test_compound_scaling_grows_resolution_with_the_coefficients():
 def test_mbconv_block_of_efficientnet_b0():
     model = registry.create_model("efficientnet_b0", **SMALL)
     names = names_of(model)
-    assert len(layers_of(model, keras.layers.DepthwiseConv2D)) == 16
+    assert len(support.layers_of(model, keras.layers.DepthwiseConv2D)) == 16
     assert "stage1_block1_expand_conv" not in names  # MBConv1: no expansion
     assert model.get_layer("stage2_block1_expand_conv").filters == 96  # 16 x 6
     assert model.get_layer("stage3_block1_dw_conv").kernel_size == (5, 5)
     # Squeeze-and-excitation to a quarter of the BLOCK INPUT (16 // 4 = 4, not 96 // 4).
-    se = {layer.name: layer for layer in layers_of(model, SqueezeExcite)}
+    se = {layer.name: layer for layer in support.layers_of(model, SqueezeExcite)}
     assert len(se) == 16
     assert model.get_layer("stage2_block1_se").reduce.filters == 4
     assert model.get_layer("stage1_block1_se").reduce.filters == 8  # 32 // 4
@@ -89,14 +79,14 @@ def test_mbconv_block_of_efficientnet_b0():
 
 def test_stochastic_depth_rises_linearly_with_the_block_index():
     model = registry.create_model("efficientnet_b0", **SMALL)
-    rates = {layer.name: layer.rate for layer in layers_of(model, StochasticDepth)}
+    rates = {layer.name: layer.rate for layer in support.layers_of(model, StochasticDepth)}
     # Only residual blocks drop; block i of 16 at 0.2 x i / 16 (torchvision's rule).
     assert rates["stage2_block2_drop_path"] == pytest.approx(0.2 * 2 / 16)
     assert rates["stage6_block4_drop_path"] == pytest.approx(0.2 * 14 / 16)
     assert "stage2_block1_drop_path" not in rates  # strided: no residual
     assert len(rates) == 9
     model = registry.create_model("efficientnet_b0", drop_path_rate=0.0, **SMALL)
-    assert not layers_of(model, StochasticDepth)
+    assert not support.layers_of(model, StochasticDepth)
 
 
 def test_b5_to_b7_use_the_tensorflow_batchnorm_settings():
@@ -122,14 +112,14 @@ def test_efficientnet_v2_s_starts_with_fused_mbconv():
     assert model.get_layer("stage2_block1_project_conv").filters == 48
     activation = model.get_layer("stage2_block1_fused_act").get_config()["activation"]
     assert activation in ("swish", "silu")
-    assert len(layers_of(model, keras.layers.DepthwiseConv2D)) == 6 + 9 + 15
+    assert len(support.layers_of(model, keras.layers.DepthwiseConv2D)) == 6 + 9 + 15
     assert "stem_conv_pad" in names  # PyTorch's symmetric padding at the strided stem
-    assert len(layers_of(model, SqueezeExcite)) == 30
+    assert len(support.layers_of(model, SqueezeExcite)) == 30
     assert model.get_layer("stage4_block1_se").reduce.filters == 16  # 64 // 4
     assert model.get_layer("stem_bn").epsilon == 1e-3
     assert model.get_layer("stem_conv").filters == 24
     assert model.get_layer("head_conv").filters == 1280
-    rates = {layer.name: layer.rate for layer in layers_of(model, StochasticDepth)}
+    rates = {layer.name: layer.rate for layer in support.layers_of(model, StochasticDepth)}
     assert rates["stage1_block2_drop_path"] == pytest.approx(0.2 * 1 / 40)
     # torchvision's depthwise initialization: N(0, 2 / (C k k)), C = 64 x 4.
     kernel = np.asarray(model.get_layer("stage4_block1_dw_conv").weights[0])
@@ -141,7 +131,7 @@ def test_efficientnet_v2_s_starts_with_fused_mbconv():
 def test_efficientnet_v2_b0_pads_as_tensorflow():
     model = registry.create_model("efficientnet_v2_b0", input_shape=(65, 65, 3), classes=10)
     names = names_of(model)
-    assert not layers_of(model, keras.layers.ZeroPadding2D)  # "same" everywhere
+    assert not support.layers_of(model, keras.layers.ZeroPadding2D)  # "same" everywhere
     for name in ("stem_conv", "stage2_block1_fused_conv", "stage4_block1_dw_conv"):
         assert model.get_layer(name).padding == "same"
         assert model.get_layer(name).strides == (2, 2)

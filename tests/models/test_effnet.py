@@ -5,15 +5,8 @@ halving of both sides per block, and argument errors."""
 import pytest
 
 from keras_backbones import registry, stats
-from keras_backbones.backend import clear_session, keras
+from keras_backbones.backend import keras
 from keras_backbones.models import effnet
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    clear_session()
-    yield
-    clear_session()
 
 
 def block_params(channels_in, channels_out):

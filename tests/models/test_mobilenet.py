@@ -8,35 +8,21 @@ import numpy as np
 import pytest
 
 from keras_backbones import registry, stats
-from keras_backbones.backend import clear_session, keras
+from keras_backbones.backend import keras
 from keras_backbones.export import tflite
 from keras_backbones.layers import ECA, HardSwish, SqueezeExcite
 from keras_backbones.models import mobilenet_v3
 from tests import support
 
-FAMILIES = ("MobileNetV1", "MobileNetV2", "MobileNetV3", "MobileNetV4", "MNASNet", "EfficientNet",
-            "EfficientNetV2", "ShuffleNetV1", "ShuffleNetV2", "GhostNet", "EffNet")
-MOBILE = [name for name in registry.list_models()
-          if registry.get_spec(name).family in FAMILIES or name == "eca_mobilenet_v2"]
-# The contract's TFLite test converts each family's representative (float, float16, dynamic
-# range and int8); this file converts the other mobile variants to int8, with the width
-# multipliers params.tsv lists.
+MOBILE = [name for name in registry.list_models() if support.is_mobile(name)]
+# The contract's TFLite test converts each family's representative (float32 and int8, and
+# float16 and dynamic range once per module); this file converts the other mobile variants to
+# int8, with the width multipliers params.tsv lists.
 INT8_CASES = ([(name, {}) for name in MOBILE if name not in support.representatives()]
               + [(row["name"], row["kwargs"]) for row in support.reference_rows()
                  if row["name"] in MOBILE and row["kwargs"].get("alpha", 1.0) != 1.0]
               + [("mobilenet_v1", {"alpha": alpha}) for alpha in (0.25, 0.5, 0.75)])  # the paper's
 SMALL = dict(input_shape=(64, 64, 3), classes=10)
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    clear_session()
-    yield
-    clear_session()
-
-
-def layers_of(model, cls):
-    return [layer for layer in model.layers if isinstance(layer, cls)]
 
 
 # Counts of options params.tsv does not list, from the references' own builders:
@@ -58,11 +44,11 @@ def test_parameter_count_of_unlisted_options(name, options, count):
 
 def test_mobilenet_v1_is_a_chain_of_separable_blocks():
     model = registry.create_model("mobilenet_v1", activation="relu", **SMALL)
-    assert not layers_of(model, keras.layers.Add)
-    assert len(layers_of(model, keras.layers.DepthwiseConv2D)) == 13
+    assert not support.layers_of(model, keras.layers.Add)
+    assert len(support.layers_of(model, keras.layers.DepthwiseConv2D)) == 13
     # Table 1 lists the last depthwise convolution at stride 2; it runs at stride 1 (7x7 in, out).
     assert model.get_layer("stage5_block2_dw_conv").strides == (1, 1)
-    assert all(layer.max_value is None for layer in layers_of(model, keras.layers.ReLU))
+    assert all(layer.max_value is None for layer in support.layers_of(model, keras.layers.ReLU))
 
 
 def test_inverted_residual_structure_of_mobilenet_v2():
@@ -77,14 +63,14 @@ def test_inverted_residual_structure_of_mobilenet_v2():
 
 def test_eca_kernel_is_1_below_96_channels_and_3_from_there():
     model = registry.create_model("eca_mobilenet_v2", **SMALL)
-    kernels = {layer.name: layer.conv.kernel_size[0] for layer in layers_of(model, ECA)}
+    kernels = {layer.name: layer.conv.kernel_size[0] for layer in support.layers_of(model, ECA)}
     assert len(kernels) == 17
     assert kernels["stage4_block4_eca"] == 1 and kernels["stage5_block1_eca"] == 3
 
 
 def test_mobilenet_v3_squeeze_excite_and_activations():
     model = registry.create_model("mobilenet_v3_large", **SMALL)
-    se = {layer.name: layer for layer in layers_of(model, SqueezeExcite)}
+    se = {layer.name: layer for layer in support.layers_of(model, SqueezeExcite)}
     assert len(se) == 8
     first = se["stage3_block1_se"]  # 72 expanded channels -> 72 / 4 = 18 -> 24 (multiple of 8)
     assert first.reduced_channels(72) == 24
@@ -98,8 +84,8 @@ def test_mobilenet_v3_squeeze_excite_and_activations():
 
 def test_minimalistic_has_no_se_no_hard_swish_and_3x3_kernels_only():
     model = registry.create_model("mobilenet_v3_small", minimalistic=True, **SMALL)
-    assert not layers_of(model, SqueezeExcite) and not layers_of(model, HardSwish)
-    kernels = {layer.kernel_size for layer in layers_of(model, keras.layers.DepthwiseConv2D)}
+    assert not support.layers_of(model, SqueezeExcite) and not support.layers_of(model, HardSwish)
+    kernels = {layer.kernel_size for layer in support.layers_of(model, keras.layers.DepthwiseConv2D)}
     assert kernels == {(3, 3)}
 
 
@@ -155,14 +141,15 @@ def test_bad_arguments_are_named(name, options, message):
 def test_full_int8_tflite_runs_in_litert(name, options):
     """Every mobile variant converts to int8 with builtin ops only, every op computing in int8,
     and the quantized logits follow the float ones (the references' own initialization keeps
-    the activations at a usable scale)."""
+    the activations at a usable scale, once MobileNetV4's layer scales let the signal through)."""
     shape = support.small_shape(name)
     model = registry.create_model(name, input_shape=shape, classes=10, classifier_activation=None,
                                   **options)
+    calibration = support.random_images(shape, batch=8, seed=2)
+    support.ready_to_quantize(model, name)
     images = support.random_images(shape, batch=2, seed=1)
     expected = np.asarray(model(images, training=False))
-    content = tflite.convert(model, quantize="int8",
-                             representative_data=support.random_images(shape, batch=8, seed=2))
+    content = tflite.convert(model, quantize="int8", representative_data=calibration)
     assert not [op for op in tflite.op_names(content) if op.startswith("Flex") or op == "CUSTOM"]
     assert not tflite.float_ops(content)
     (quantized,) = tflite.run(content, images)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from keras_backbones import registry
-from keras_backbones.backend import clear_session, keras
+from keras_backbones.backend import clear_session
 from keras_backbones.layers import SqueezeExcite
 from keras_backbones.models import regnet
+from tests import support
 
 SMALL = dict(input_shape=(64, 64, 3), classes=10)
 TABLES = {"x": regnet.REGNETX, "y": regnet.REGNETY}
@@ -21,10 +22,6 @@ def models():
     built = {name: registry.create_model(name, **SMALL) for name in ("regnetx_002", "regnety_002")}
     yield built
     clear_session()
-
-
-def layers_of(model, cls):
-    return [layer for layer in model.layers if isinstance(layer, cls)]
 
 
 def inbound(model, name):
@@ -78,9 +75,9 @@ def test_grouped_convolutions_and_strides(models):
 
 
 def test_squeeze_excite_in_regnety_only(models):
-    assert not layers_of(models["regnetx_002"], SqueezeExcite)
+    assert not support.layers_of(models["regnetx_002"], SqueezeExcite)
     model = models["regnety_002"]
-    se = {layer.name: layer for layer in layers_of(model, SqueezeExcite)}
+    se = {layer.name: layer for layer in support.layers_of(model, SqueezeExcite)}
     assert len(se) == 13  # every block
     # a quarter of the block's input width: 32 (stem), 152, 152 (not of the bottleneck: 24, 368)
     assert se["stage1_block1_se"].reduce.filters == 8

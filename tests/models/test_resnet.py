@@ -64,6 +64,29 @@ def test_shortcut_a_subsamples_and_appends_zero_channels():
     np.testing.assert_array_equal(shortcut[..., 64:], 0.0)
 
 
+def test_deep_stem_width_and_average_downsampling_shortcut():
+    """stem(width=w): 3x3 convs of w, w, 2w (ResNet-D, ResNeSt); avg_down: a strided projection
+    is a 2x2 average pool (ceil mode, padding not counted: odd sizes too) then a 1x1 conv."""
+    inputs = keras.Input(shape=(None, None, 3))
+    stem = keras.Model(inputs, resnet.stem("deep", width=32)(inputs))
+    assert [stem.get_layer(f"stem_conv{i}").filters for i in (1, 2, 3)] == [32, 32, 64]
+    inputs = keras.Input(shape=(None, None, 8))
+    cfg = resnet.BlockConfig(avg_down=True, down_kernel_size=3)  # avg_down: always a 1x1
+    down = keras.Model(inputs, resnet.shortcut_path(inputs, 16, 2, name="b", cfg=cfg))
+    assert inbound(down, "b_downsample_conv") == ["b_downsample_pool"]
+    conv = down.get_layer("b_downsample_conv")
+    assert (conv.kernel_size, conv.strides) == ((1, 1), (1, 1))
+    x = np.random.default_rng(0).normal(size=(1, 5, 7, 8)).astype(np.float32)
+    pooled = keras.Model(inputs, down.get_layer("b_downsample_pool").output)(x)
+    expected = [[x[0, 2 * i:2 * i + 2, 2 * j:2 * j + 2].mean(axis=(0, 1)) for j in range(4)]
+                for i in range(3)]  # slices clip at the border: ceil mode, no padding counted
+    np.testing.assert_allclose(np.asarray(pooled)[0], expected, rtol=1e-5, atol=1e-6)
+    identity = resnet.shortcut_path(inputs, 8, 1, name="i", cfg=cfg)
+    assert identity is inputs
+    projected = keras.Model(inputs, resnet.shortcut_path(inputs, 16, 1, name="p", cfg=cfg))
+    assert "p_downsample_pool" not in layer_names(projected)  # unstrided: no pool
+
+
 def test_group_norm_keeps_the_parameter_count():
     batch = resnet.ResNet(ONE_BLOCK, "bottleneck", **SMALL)
     group = resnet.ResNet(ONE_BLOCK, "bottleneck", norm="group", **SMALL)

@@ -19,13 +19,6 @@ WIDENING = {"squeezenet1_0": {"fire2": (96, 128), "fire4": (128, 256), "fire6": 
 SHAPE = (64, 64, 3)
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    clear_session()
-    yield
-    clear_session()
-
-
 def producers(model, name):
     inputs = model.get_layer(name).input
     inputs = inputs if isinstance(inputs, list) else [inputs]

@@ -5,15 +5,7 @@ import numpy as np
 import pytest
 
 from keras_backbones import registry, stats
-from keras_backbones.backend import clear_session
 from keras_backbones.models import swin
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    clear_session()
-    yield
-    clear_session()
 
 
 def test_windows_and_shifts_follow_timm_at_a_small_size():

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from keras_backbones import stats
-from keras_backbones.backend import clear_session
 from keras_backbones.layers import StochasticDepth
 from keras_backbones.layers.transformer import bicubic_resize_matrix
 from keras_backbones.models import vit
@@ -13,13 +12,6 @@ from keras_backbones.weights import load_weights, save_weights
 from tests import support
 
 SMALL = dict(patch_size=16, dim=32, depth=3, num_heads=2)
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    clear_session()
-    yield
-    clear_session()
 
 
 def small_vit(**kwargs):

@@ -21,14 +21,17 @@ TINY_SIZE = {"alexnet": 72, "wrn": 32, "effnet": 32, "inception_v3": 299, "incep
 SMALLER = {"resnet50": "resnet18", "resnetv2_50": "resnetv2_18", "seresnet50": "seresnet18",
            "eca_resnet50": "eca_resnet18", "cbam_resnet50": "cbam_resnet18", "vgg16": "vgg11",
            "convnext_tiny": "convnext_atto", "mobilenet_v3_large": "mobilenet_v3_small",
-           "mnasnet1_0": "mnasnet0_5", "efficientnet_v2_s": "efficientnet_v2_b0"}
+           "mnasnet1_0": "mnasnet0_5", "efficientnet_v2_s": "efficientnet_v2_b0",
+           "resnest50d": "resnest14d", "dpn92": "dpn68", "ghostnet_100": "ghostnet_050",
+           "shufflenet_v1_g3_x1_0": "shufflenet_v1_g3_x0_5", "shufflenet_v2_x1_0": "shufflenet_v2_x0_5"}
 
 
 def test_every_family_of_the_issue_has_a_recipe():
     assert {"lenet5", "alexnet", "vgg", "resnet", "resnet_v2", "wrn", "resnext", "senet", "eca",
             "cbam", "convnext", "densenet", "squeezenet", "xception", "vit", "swin", "googlenet",
             "inception_v3", "inception_v4", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3",
-            "mnasnet", "regnet", "efficientnet", "efficientnet_v2"} <= set(RECIPES)
+            "mnasnet", "regnet", "efficientnet", "efficientnet_v2", "dpn", "hardnet", "resnest",
+            "mobilenet_v4", "shufflenet_v1", "shufflenet_v2", "ghostnet", "effnet"} <= set(RECIPES)
 
 
 @pytest.mark.parametrize("name", RECIPES)
