@@ -42,7 +42,7 @@ def test_shufflenet_v2_units():
 @pytest.mark.parametrize("multiplier", sorted(V2.WIDTHS))
 def test_shufflenet_v2_widths_are_table_5(multiplier):
     stem, *stages, head = V2.WIDTHS[multiplier]
-    model = V2.ShuffleNetV2Net(multiplier, features_only=True, input_shape=(64, 64, 3))
+    model = V2.ShuffleNetV2(multiplier, features_only=True, input_shape=(64, 64, 3))
     widths = [out.shape[-1] for out in model.outputs]  # strides 2, 4, 8, 16, 32
     assert widths == [stem, stem, *stages[:2], head]
     assert stages[1:] == [2 * stages[0], 4 * stages[0]]
@@ -50,9 +50,9 @@ def test_shufflenet_v2_widths_are_table_5(multiplier):
 
 def test_shufflenet_v2_argument_errors():
     with pytest.raises(ValueError, match="width_multiplier.*0.5, 1.0, 1.5, 2.0.*0.75"):
-        V2.ShuffleNetV2Net(0.75)
+        V2.ShuffleNetV2(0.75)
     with pytest.raises(ValueError, match="pooling"):
-        V2.ShuffleNetV2Net(include_top=False, pooling="mean")
+        V2.ShuffleNetV2(include_top=False, pooling="mean")
 
 
 # --- ShuffleNetV1 ---------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def test_shufflenet_v1_official_widths():
 
 @pytest.mark.parametrize("groups", sorted(V1.STAGE2_WIDTHS))
 def test_shufflenet_v1_table_1_complexity(groups):
-    model = V1.ShuffleNetV1Net(groups, 1.0, input_shape=(224, 224, 3))
+    model = V1.ShuffleNetV1(groups, 1.0, input_shape=(224, 224, 3))
     assert V1.stage_widths(groups, 1.0)[0] == V1.STAGE2_WIDTHS[groups]
     assert model.get_layer("stem_conv").filters == 24
     macs = stats.count_macs(model) - stats.layer_macs(model.get_layer("logits"))
@@ -82,7 +82,7 @@ def test_shufflenet_v1_table_1_complexity(groups):
 @pytest.mark.parametrize("groups, multiplier", [(1, 0.5), (2, 0.5), (4, 1.5), (3, 1.0)])
 def test_shufflenet_v1_unit_structure(groups, multiplier):
     """The unlisted group counts (1, 2, 4) build the official unit with Table 1's widths."""
-    model = V1.ShuffleNetV1Net(groups, multiplier, **SMALL)
+    model = V1.ShuffleNetV1(groups, multiplier, **SMALL)
     stem = V1.stem_width(groups, multiplier)
     stage2, stage3, stage4 = V1.stage_widths(groups, multiplier)
     assert stage2 % (4 * groups) == 0 and (stage2 - stem) % groups == 0
@@ -117,8 +117,8 @@ def test_shufflenet_v1_shuffle_is_the_official_permutation():
 
 def test_shufflenet_v1_argument_errors():
     with pytest.raises(ValueError, match="groups.*1, 2, 3, 4, 8.*got 6"):
-        V1.ShuffleNetV1Net(6)
+        V1.ShuffleNetV1(6)
     with pytest.raises(ValueError, match="width_multiplier.*0.5, 1.0, 1.5, 2.0.*0.25"):
-        V1.ShuffleNetV1Net(3, 0.25)
+        V1.ShuffleNetV1(3, 0.25)
     with pytest.raises(ValueError, match="smaller than the network's minimum"):
-        V1.ShuffleNetV1Net(3, 0.5, input_shape=(16, 16, 3))
+        V1.ShuffleNetV1(3, 0.5, input_shape=(16, 16, 3))
