@@ -230,7 +230,7 @@ def check_alpha(name, alpha):
 
 # --- checkpoint names -----------------------------------------------------------------------
 
-BLOCK = re.compile(r"stage(\d+)_block(\d+)_(.+)")
+BLOCK = B.BLOCK  # stage{s}_block{b}_{part}
 
 
 def layer_names(model):

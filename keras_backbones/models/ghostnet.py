@@ -194,13 +194,8 @@ TIMM_BLOCK = {"dw_conv": "conv_dw", "dw_bn": "bn_dw", "se/reduce": "se.conv_redu
                  for kind, index in (("conv", 0), ("bn", 1))}}
 
 
-def timm_names(path, model=None):
-    match = M.BLOCK.fullmatch(path)
-    if not match:
-        return TIMM_TOP.get(path)
-    stage, block, part = match.groups()
-    part = TIMM_BLOCK.get(part)
-    return part and f"blocks.{int(stage) - 1}.{int(block) - 1}.{part}"
+timm_names = B.checkpoint_names(TIMM_TOP, lambda stage, block: f"blocks.{stage - 1}.{block - 1}",
+                                TIMM_BLOCK)
 
 
 CHECKPOINTS = {"timm": weights.CheckpointMap(timm_names, head=("conv_head.", "classifier."),
