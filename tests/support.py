@@ -93,10 +93,17 @@ def ready_to_quantize(model, name):
 DISTINCT_OPS = ("eca_resnet18", "cbam_resnet18")
 
 
+# Between them, every kind of layer with weights: convolutions plain and grouped (RegNetX),
+# depthwise (MobileNetV2), dense layers and attention (ViT), a relative position bias table
+# (Swin). Float16 and dynamic-range TFLite store these weights differently; the ops stay.
+WEIGHT_STORAGE_CASES = ("regnetx_002", "mobilenet_v2", "vit_tiny_patch16_224",
+                        "swin_tiny_patch4_window7_224")
+
+
 def module_representatives():
     """One variant per builder module (families of one module share their layers), and the
-    families with layers of their own: where a check is about converting the layers
-    (float16 and dynamic-range TFLite, ONNX), not about each family's arrangement of them."""
+    families with layers of their own: where a check is about converting the layers (ONNX),
+    not about each family's arrangement of them."""
     chosen = {}
     for name in representatives():
         chosen.setdefault(registry.get_spec(name).builder.__module__, name)
@@ -163,16 +170,30 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
+# Keras layers hold reference cycles, so a test's models are freed by Python's cyclic garbage
+# collector; but a full collection walks every object of the process, seconds in a worker
+# that has run hundreds of tests (a third of the suite's time when run after each test).
+# Collect only when the process's peak memory has grown by this much since the last time.
+COLLECT_AFTER_GROWTH_KIB = 1 << 20  # 1 GiB (ru_maxrss is in KiB on Linux)
+_peak_at_last_collection = [0]
+
+
 @pytest.fixture(autouse=True)
 def fresh_session():
     """Each model and layer test starts from a clean Keras state and float32 (the autouse
     fixture of tests/models and tests/layers, through their conftest.py)."""
+    import resource
+
     from keras_backbones.backend import clear_session, set_dtype_policy
 
-    clear_session()
+    clear_session(free_memory=False)
     yield
     set_dtype_policy("float32")
-    clear_session()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    collect = peak - _peak_at_last_collection[0] > COLLECT_AFTER_GROWTH_KIB
+    clear_session(free_memory=collect)
+    if collect:
+        _peak_at_last_collection[0] = peak
 
 
 def random_images(shape, batch=2, seed=0):
@@ -196,11 +217,31 @@ PARITY_REFERENCES = ROOT / "tests" / "parity" / "references.py"
 NON_SQUARE = (160, 192)
 
 
+# Tests that hold several GB at their peak (a parity case keeps the reference's checkpoint, the
+# Keras model and their logits; converting a network of tens of millions of weights to int8
+# takes up to 12 GB) run one at a time, on one xdist worker (`--dist loadgroup`): two side by
+# side, on top of what each worker process keeps from the tests before, filled a 24 GiB machine.
+LARGE_MEMORY = pytest.mark.xdist_group("large_memory")
+LARGE_PARAMS = 20_000_000
+
+
+def memory_marks(name, kwargs=None):
+    """[LARGE_MEMORY] for a variant of more than LARGE_PARAMS weights, else []."""
+    row = reference_params(name, kwargs)
+    return [LARGE_MEMORY] if row and (row["params"] or 0) > LARGE_PARAMS else []
+
+
 def _parity_marks():
-    return [pytest.mark.parity, needs_torch("the references are PyTorch models")]
+    return [pytest.mark.parity, needs_torch("the references are PyTorch models"), LARGE_MEMORY]
 
 
 PARITY_MARKS = _parity_marks()
+
+
+def extended(case):
+    """A parity case outside CI's budget: a larger variant whose blocks a smaller variant's
+    case already checks (deselected by default; `pytest -m parity` runs it)."""
+    return pytest.param(case, marks=pytest.mark.extended, id=parity_case_id(case))
 
 
 def parity_case_id(case):

@@ -3,8 +3,10 @@
 Conversion goes through an inference SavedModel, exported as `TFLiteConverter.from_keras_model`
 exports it under either Keras (a hand-made concrete function of a Keras 3 model reads its
 BatchNormalization variables uninitialized: NaN outputs), but once for all the quantizations
-asked of one model: the export is a third of a conversion's time. No SELECT_TF_OPS: a model that needs a TensorFlow op TFLite lacks
-fails to convert, which is the point (the artifact must run on a phone's stock runtime).
+asked of one model, and read by one converter: the export is a third of a conversion's time,
+and the converter reads the SavedModel into Python once when it is made and again at each
+conversion. No SELECT_TF_OPS: a model that needs a TensorFlow op TFLite lacks fails to
+convert, which is the point (the artifact must run on a phone's stock runtime).
 """
 
 import functools
@@ -39,8 +41,13 @@ def convert_each(model, quantizations, representative_data=None, int8_io=True):
         raise ValueError(f"TFLite conversion needs a fixed input size; {model.name} takes {tuple(shape)}.")
     with tempfile.TemporaryDirectory(prefix="keras_backbones_tflite_") as directory:
         _export_for_inference(model, directory)
-        return {quantize: _converter(directory, quantize, representative_data, int8_io).convert()
+        converter = tf.lite.TFLiteConverter.from_saved_model(directory)
+        return {quantize: _configure(converter, quantize, representative_data, int8_io).convert()
                 for quantize in quantizations}
+
+
+# A SavedModel for conversion only: no gradient functions (they add to what the converter reads).
+_EXPORT_OPTIONS = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
 
 
 def _export_for_inference(model, directory):
@@ -48,29 +55,28 @@ def _export_for_inference(model, directory):
     from keras_backbones.backend import LEGACY_KERAS, keras
 
     if LEGACY_KERAS:
-        tf.saved_model.save(model, directory)
+        tf.saved_model.save(model, directory, options=_EXPORT_OPTIONS)
         return
     archive = keras.export.ExportArchive()
     archive.track(model)
     signature = [tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in model.inputs]
     archive.add_endpoint("serve", functools.partial(model.__call__, training=False), signature)
-    archive.write_out(directory, verbose=False)
+    archive.write_out(directory, verbose=False, options=_EXPORT_OPTIONS)
 
 
-def _converter(directory, quantize, representative_data, int8_io):
-    converter = tf.lite.TFLiteConverter.from_saved_model(directory)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if quantize != "none":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if quantize == "int8":
+def _configure(converter, quantize, representative_data, int8_io):
+    """Sets every quantization field of `converter` (one converter serves each quantization)."""
+    int8 = quantize == "int8"
+    converter.optimizations = [tf.lite.Optimize.DEFAULT] if quantize != "none" else []
+    converter.target_spec.supported_types = [tf.float16] if quantize == "float16" else []
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if int8
+                                           else tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.representative_dataset = None
+    if int8:
         samples = [np.asarray(sample, np.float32) for sample in representative_data]
         converter.representative_dataset = lambda: ([sample[None]] for sample in samples)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if int8_io:
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
+    io_type = tf.int8 if int8 and int8_io else tf.float32
+    converter.inference_input_type = converter.inference_output_type = io_type
     return converter
 
 

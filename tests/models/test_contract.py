@@ -126,9 +126,9 @@ def test_features_only_strides(name):
 # clustering) in tests/export/test_deployment.py: CI's budget does not hold both.
 # Every family converts to float32 and to full int8 (the artifacts users ship); float16 and
 # dynamic-range quantization change how weights are stored, not which ops a family uses, and
-# are checked once per builder module.
+# are checked on support.WEIGHT_STORAGE_CASES, which hold every kind of weighted layer.
 @pytest.mark.skipif(LEGACY_KERAS, reason="TFLite conversion of the families is checked under Keras 3")
-@pytest.mark.parametrize("name", REPRESENTATIVES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=support.memory_marks(n)) for n in REPRESENTATIVES])
 def test_tflite_builtins_float_and_int8(name):
     shape = support.small_shape(name)
     model = registry.create_model(name, input_shape=shape, classes=10, classifier_activation=None)
@@ -136,7 +136,7 @@ def test_tflite_builtins_float_and_int8(name):
     calibration = support.random_images(shape, batch=16, seed=2)
     images = support.random_images(shape, batch=4, seed=1)
     expected = np.asarray(model(images, training=False))
-    weight_only = ("float16", "dynamic") if name in support.module_representatives() else ()
+    weight_only = ("float16", "dynamic") if name in support.WEIGHT_STORAGE_CASES else ()
     converted = tflite.convert_each(model, ("none", *weight_only, "int8"),
                                     representative_data=calibration)
     for content in converted.values():

@@ -136,8 +136,9 @@ def test_bad_arguments_are_named(name, options, message):
         registry.create_model(name, **options)
 
 
-@pytest.mark.parametrize("name, options", INT8_CASES,
-                         ids=[support.parity_case_id((n, o, False)) for n, o in INT8_CASES])
+@pytest.mark.parametrize("name, options", [
+    pytest.param(n, o, marks=support.memory_marks(n, o), id=support.parity_case_id((n, o, False)))
+    for n, o in INT8_CASES])
 def test_full_int8_tflite_runs_in_litert(name, options):
     """Every mobile variant converts to int8 with builtin ops only, every op computing in int8,
     and the quantized logits follow the float ones (the references' own initialization keeps

@@ -1,4 +1,5 @@
-"""Every recipe builds and trains one step on tiny synthetic data; recipes are checked data."""
+"""Recipes are checked data; each distinct training path trains one step on tiny synthetic
+data, and every recipe's model builds with the recipe's arguments."""
 
 import io
 import json
@@ -99,8 +100,84 @@ def synthetic_imagenet(tmp_path_factory):
     return directory
 
 
-@pytest.mark.parametrize("name", RECIPES)
-def test_one_step_of_every_recipe(name, synthetic_imagenet, tmp_path):
+def _switches(section):
+    """A config section's fields as on/off (strings as they are): which code runs, not with
+    which numbers."""
+    out = {}
+    for key, value in section.items():
+        if hasattr(value, "items"):
+            out.update({f"{key}.{k}": v for k, v in _switches(value).items()})
+        else:
+            out[key] = value if isinstance(value, str) else bool(value)
+    return out
+
+
+def training_path(config):
+    """What decides the code one training step runs: the data source, the augmentations
+    switched on, the optimizer and schedule kinds and their switches (Nesterov, warmup,
+    clipping, which weights decay), EMA, hidden-state mixing, the precision, XLA. Recipes that
+    differ only in their model and in numbers run the same code."""
+    optimizer = _switches(config.optimizer)
+    return (config.data.source, tuple(sorted(_switches(config.augment).items())),
+            config.optimizer.name, optimizer["nesterov"], optimizer["clipnorm"],
+            optimizer["weight_decay"], optimizer["decay_norms_and_biases"],
+            optimizer["no_decay_names"], config.schedule.name, bool(config.schedule.warmup_epochs),
+            bool(config.ema.decay), config.mixing.method, config.mixed_precision,
+            config.jit_compile)
+
+
+def _first_of_each_path():
+    chosen = {}
+    for name in RECIPES:
+        chosen.setdefault(training_path(recipe.load(ROOT / "recipes" / f"{name}.py")), name)
+    return sorted(chosen.values())
+
+
+# The recipes that train one step: the first of each training path; the others build their
+# model with their arguments (test_recipe_model_builds_with_its_arguments).
+STEPPED = _first_of_each_path()
+
+
+def test_paths_tell_recipes_apart():
+    load = lambda name: recipe.load(ROOT / "recipes" / f"{name}.py")
+    assert training_path(load("resnet")) == training_path(load("senet"))  # SGD, steps, same crop
+    assert training_path(load("resnet")) != training_path(load("densenet"))  # Nesterov
+    assert training_path(load("convnext")) != training_path(load("swin"))  # clipping
+    assert training_path(load("convnext")) == training_path(load("vit"))  # DeiT's recipe
+
+
+def _tiny_model_config(config, name, data_path):
+    """The recipe at a tiny size: its smaller sibling model, 4 synthetic ImageNet-format records."""
+    config.model.name = SMALLER.get(config.model.name, config.model.name)
+    if config.data.source != "digits":
+        classes = config.data.num_classes or 10
+        config.data.update(source="tfrecords", path=str(data_path), one_based_labels=True,
+                           num_classes=classes, cache=False, train_examples=4)
+        config.data.image_size = TINY_SIZE.get(name, 64)
+    return config
+
+
+@pytest.mark.parametrize("name", [n for n in RECIPES if n not in STEPPED])
+def test_recipe_model_builds_with_its_arguments(name):
+    """A recipe whose training path another recipe's step covers: its model, at the tiny size,
+    takes the recipe's arguments."""
+    from keras_backbones import registry
+    from keras_backbones.backend import clear_session
+
+    config = recipe.load(ROOT / "recipes" / f"{name}.py")
+    assert config.model.name in registry.list_models(), f"{name}.py trains an unknown model"
+    config = _tiny_model_config(config, name, "")
+    height, _, channels = registry.get_spec(config.model.name).preprocessing.input_size
+    size = config.data.image_size or height
+    clear_session()
+    model = registry.create_model(config.model.name, input_shape=(size, size, channels),
+                                  classes=config.data.num_classes or 10, **config.model.kwargs)
+    clear_session()
+    assert model.count_params() > 0
+
+
+@pytest.mark.parametrize("name", STEPPED)
+def test_one_step_of_each_training_path(name, synthetic_imagenet, tmp_path):
     """The recipe as written (optimizer, schedule, EMA, augmentation, loss, model kwargs), on
     4 synthetic images at a tiny size: one training step, one evaluation step, all artifacts."""
     from keras_backbones import registry
@@ -109,12 +186,7 @@ def test_one_step_of_every_recipe(name, synthetic_imagenet, tmp_path):
 
     config = recipe.load(ROOT / "recipes" / f"{name}.py")
     assert config.model.name in registry.list_models(), f"{name}.py trains an unknown model"
-    config.model.name = SMALLER.get(config.model.name, config.model.name)
-    if config.data.source != "digits":
-        classes = config.data.num_classes or 10
-        config.data.update(source="tfrecords", path=str(synthetic_imagenet), one_based_labels=True,
-                           num_classes=classes, cache=False, train_examples=4)
-        config.data.image_size = TINY_SIZE.get(name, 64)
+    config = _tiny_model_config(config, name, synthetic_imagenet)
     config.update(epochs=1, steps_per_epoch=1, eval_steps=1, batch_size=4, eval_batch_size=4)
     clear_session()
     result = loop.train(config, str(tmp_path), verbose=0)
