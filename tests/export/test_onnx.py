@@ -18,7 +18,7 @@ from tests import support
 HIDDEN_CLASSIFIER_LAYERS = ("AlexNet", "VGG")
 
 
-@pytest.mark.xdist_group("onnx")
+@support.LARGE_MEMORY  # tf2onnx holds up to 13 GB
 @pytest.mark.parametrize("name", support.module_representatives())
 def test_onnx_matches_keras(name):
     clear_session()
