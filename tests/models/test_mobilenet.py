@@ -1,8 +1,9 @@
 """Mobile-family specifics (MobileNetV1/V2/V3, MNASNet, ECA-MobileNetV2): the counts of the
 options params.tsv does not list, block structure, the dilated and minimalistic MobileNetV3,
-the LR-ASPP head, argument errors, and full-int8 TFLite of every registered variant (issue 7:
-each must run on a phone's stock runtime). Small inputs keep it fast; the registry-wide
-contract covers the listed counts."""
+the LR-ASPP head, argument errors, and full-int8 TFLite of every registered mobile variant
+(issue 7: each must run on a phone's stock runtime; in CI those whose ops differ from their
+family's representative, the others with `-m extended`). Small inputs keep it fast; the
+registry-wide contract covers the listed counts."""
 
 import numpy as np
 import pytest
@@ -15,9 +16,8 @@ from keras_backbones.models import mobilenet_v3
 from tests import support
 
 MOBILE = [name for name in registry.list_models() if support.is_mobile(name)]
-# The contract's TFLite test converts each family's representative (float32 and int8, and
-# float16 and dynamic range once per module); this file converts the other mobile variants to
-# int8, with the width multipliers params.tsv lists.
+# The contract's TFLite test converts each family's representative (float32 and int8); this
+# file converts the other mobile variants to int8, with the width multipliers params.tsv lists.
 INT8_CASES = ([(name, {}) for name in MOBILE if name not in support.representatives()]
               + [(row["name"], row["kwargs"]) for row in support.reference_rows()
                  if row["name"] in MOBILE and row["kwargs"].get("alpha", 1.0) != 1.0]
@@ -136,9 +136,27 @@ def test_bad_arguments_are_named(name, options, message):
         registry.create_model(name, **options)
 
 
-@pytest.mark.parametrize("name, options", [
-    pytest.param(n, o, marks=support.memory_marks(n, o), id=support.parity_case_id((n, o, False)))
-    for n, o in INT8_CASES])
+# In CI, beside each family's representative (converted by the contract's TFLite test): the
+# variants whose blocks or ops differ from it. The width and depth multiples (the same ops, more
+# or wider) convert with `pytest -m extended`, outside CI's budget; those over
+# support.LARGE_PARAMS weights take one to two minutes and up to 12 GB each.
+INT8_IN_CI = {
+    "mobilenet_v3_large": "its own block table (ReLU and h-swish stages, where SE sits)",
+    "mobilenetv4_conv_medium": "ExtraDW and FFN blocks",
+    "mobilenetv4_hybrid_medium": "Mobile MQA attention",
+    "shufflenet_v1_g8_x1_0": "8 groups in the pointwise convolutions",
+    "mnasnet1_0": "torchvision's MNASNet (the representative is timm's mnasnet_small)",
+    "eca_mobilenet_v2": "ECA attention",
+}
+
+
+def _int8_case(name, options):
+    marks = [] if (name in INT8_IN_CI and not options) else [pytest.mark.extended]
+    return pytest.param(name, options, marks=[*marks, *support.memory_marks(name, options)],
+                        id=support.parity_case_id((name, options, False)))
+
+
+@pytest.mark.parametrize("name, options", [_int8_case(n, o) for n, o in INT8_CASES])
 def test_full_int8_tflite_runs_in_litert(name, options):
     """Every mobile variant converts to int8 with builtin ops only, every op computing in int8,
     and the quantized logits follow the float ones (the references' own initialization keeps
