@@ -23,7 +23,7 @@ pytestmark = support.PARITY_MARKS
 # strided identity of shortcut A, v1's strided 1x1). support.extended: beyond CI's budget.
 CASES = [
     ("alexnet", {}, True),
-    ("vgg11", {}, True), ("vgg11_bn", {}, False), support.extended(("vgg16", {}, False)),
+    ("vgg11", {}, True), ("vgg11_bn", {}, False), ("vgg16", {}, False),
     ("resnet18", {}, True), ("resnet50", {}, False),
     ("resnet50", {"variant": "v1"}, True),
     ("resnet18", {"shortcut": "A"}, True), ("resnet50", {"shortcut": "A"}, False),
