@@ -275,8 +275,9 @@ def gpu_table(results):
     return lines
 
 
-def measured_section(results, skipped, started, finished, loads, command):
-    """The generated part of RESULTS.md. results: (row, result) in plan order."""
+def measured_section(results, skipped, started, finished, loads, command, planned=None):
+    """The generated part of RESULTS.md. results: (row, result) in plan order; planned: how many
+    rows the run has in all, when it has not measured them all yet."""
     def of(table):
         return [(row, result) for row, result in results if row.table == table]
 
@@ -288,7 +289,11 @@ def measured_section(results, skipped, started, finished, loads, command):
     peaks = [result.peak.gflops for row, result in results if result.peak and row.table != "gpu"]
     minutes = (finished - started).total_seconds() / 60
     lines = [BEGIN, "", f"Measured {started:%Y-%m-%d %H:%M} to {finished:%H:%M} UTC "
-             f"({minutes:.0f} min) by `{command}`.", "", "## Machine", "", "| | |", "|---|---|"]
+             f"({minutes:.0f} min) by `{command}`.", ""]
+    if planned is not None and len(results) < planned:
+        lines += [f"**Partial: {len(results)} of the run's {planned} rows measured** (the run "
+                  f"writes this file after every row; it was stopped, or is still running).", ""]
+    lines += ["## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in environment()]
     lines += [f"| Load average (1 min) | {loads[0]:.2f} at the start, {loads[1]:.2f} at the end "
               f"({os.cpu_count()} cores) |"]
@@ -334,14 +339,17 @@ def measured_section(results, skipped, started, finished, loads, command):
 
 
 def write(path, section):
-    """Replaces the text between the markers of `path` (or writes a new file)."""
+    """Replaces the text between the markers of `path` (or writes a new file), through a
+    temporary file renamed into place: a run stopped mid-write leaves the old file whole."""
     text = path.read_text() if path.exists() else ""
     if BEGIN in text and END in text:
         before, rest = text.split(BEGIN, 1)
         after = rest.split(END, 1)[1]
     else:
         before, after = "# Benchmarks\n\n", "\n\n## Findings\n\n(none written yet)\n"
-    path.write_text(before + section + after)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(before + section + after)
+    os.replace(temporary, path)
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -395,15 +403,16 @@ def main(argv=None):
     if options.estimate:
         return
     started, load_start = datetime.datetime.now(datetime.timezone.utc), os.getloadavg()[0]
-    results = []
-    for row in rows:
+    command = shlex.join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])])
+    results, finished = [], started
+    for row in rows:  # RESULTS.md after every row: a stopped run keeps what it measured
         result = run_row(row, options)
         print("\n".join(benchmark.describe(result)), flush=True)
         results.append((row, result))
-    finished = datetime.datetime.now(datetime.timezone.utc)
-    command = shlex.join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])])
-    write(options.out, measured_section(results, skipped, started, finished,
-                                        (load_start, os.getloadavg()[0]), command))
+        finished = datetime.datetime.now(datetime.timezone.utc)
+        write(options.out, measured_section(results, skipped, started, finished,
+                                            (load_start, os.getloadavg()[0]), command,
+                                            planned=len(rows)))
     print(f"Wrote {options.out} ({(finished - started).total_seconds() / 60:.0f} min).")
 
 

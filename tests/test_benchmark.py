@@ -303,6 +303,17 @@ def test_results_md_tables_say_the_ratio_its_spread_the_bar_and_the_difference()
     assert "- densenet121: not registered yet" in text
 
 
+def test_results_md_of_a_run_not_finished_says_how_many_rows_it_holds():
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    tflite = result("resnet18", [contender("f32", [0.1], images=1),
+                                 contender("i8", [0.08], images=1)], mode="tflite")
+    tflite.ratios = benchmark._ratios(tflite.contenders, "tflite")
+    rows = [(table.Row("tflite", "resnet18", "tflite", batch=1), tflite)]
+    args = rows, {}, when, when, (0.5, 0.7), "python benchmarks/run.py"
+    assert "**Partial: 1 of the run's 3 rows measured**" in table.measured_section(*args, planned=3)
+    assert "Partial" not in table.measured_section(*args, planned=1)
+
+
 def test_results_md_keeps_what_is_written_outside_the_markers(tmp_path):
     path = tmp_path / "RESULTS.md"
     table.write(path, f"{table.BEGIN}\nfirst\n{table.END}")

@@ -46,6 +46,28 @@ def test_recipe_is_valid_and_names_its_paper(name):
     assert config.batch_size >= 1 and config.epochs >= 1
 
 
+def _variant_arguments():
+    """(recipe, argument) for every recipe whose get_config takes a variant from its VARIANTS."""
+    import importlib.util
+
+    pairs = []
+    for name in RECIPES:
+        spec = importlib.util.spec_from_file_location(f"recipe_{name}", ROOT / "recipes" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        pairs += [(name, variant) for variant in getattr(module, "VARIANTS", {})]
+    return pairs
+
+
+@pytest.mark.parametrize("name, variant", _variant_arguments())
+def test_every_variant_argument_of_a_recipe_is_a_valid_recipe_for_that_model(name, variant):
+    from keras_backbones import registry
+
+    config = recipe.load(f"{ROOT / 'recipes' / name}.py:{variant}")
+    recipe.validate(config)
+    assert config.model.name == variant and variant in registry.list_models()
+
+
 def test_unknown_fields_and_bad_values_are_named():
     config = recipe.load(ROOT / "recipes" / "resnet.py")
     with config.unlocked():
