@@ -3,17 +3,22 @@
 Conversion goes through an inference SavedModel, exported as `TFLiteConverter.from_keras_model`
 exports it under either Keras (a hand-made concrete function of a Keras 3 model reads its
 BatchNormalization variables uninitialized: NaN outputs), but once for all the quantizations
-asked of one model, and read by one converter: the export is a third of a conversion's time,
+asked of one model (twice where a model with hard-swish is also converted to full int8: see
+`activations.integer_hard_swish`), and read by one converter: the export is a third of a conversion's time,
 and the converter reads the SavedModel into Python once when it is made and again at each
 conversion. No SELECT_TF_OPS: a model that needs a TensorFlow op TFLite lacks fails to
 convert, which is the point (the artifact must run on a phone's stock runtime).
 """
 
+import contextlib
 import functools
+import os
 import tempfile
 
 import numpy as np
 import tensorflow as tf
+
+from keras_backbones.layers.activations import HardSwish, integer_hard_swish
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
@@ -39,11 +44,23 @@ def convert_each(model, quantizations, representative_data=None, int8_io=True):
     shape = model.inputs[0].shape
     if any(d is None for d in shape[1:]):
         raise ValueError(f"TFLite conversion needs a fixed input size; {model.name} takes {tuple(shape)}.")
+    # Full int8 traces hard-swish in ops XNNPACK runs in int8 (activations.integer_hard_swish):
+    # a second export where a model has one and float conversions are asked for too.
+    uses_hard_swish = any(isinstance(layer, HardSwish) for layer in model._flatten_layers())
+    exports = {}
+    for quantize in quantizations:
+        exports.setdefault(quantize == "int8" and uses_hard_swish, []).append(quantize)
+    results = {}
     with tempfile.TemporaryDirectory(prefix="keras_backbones_tflite_") as directory:
-        _export_for_inference(model, directory)
-        converter = tf.lite.TFLiteConverter.from_saved_model(directory)
-        return {quantize: _configure(converter, quantize, representative_data, int8_io).convert()
-                for quantize in quantizations}
+        for integer, group in exports.items():
+            path = os.path.join(directory, "int8" if integer else "float")
+            with integer_hard_swish() if integer else contextlib.nullcontext():
+                _export_for_inference(model, path)
+            converter = tf.lite.TFLiteConverter.from_saved_model(path)
+            for quantize in group:
+                results[quantize] = _configure(converter, quantize, representative_data,
+                                               int8_io).convert()
+    return {quantize: results[quantize] for quantize in quantizations}
 
 
 # A SavedModel for conversion only: no gradient functions (they add to what the converter reads).

@@ -388,3 +388,24 @@ def test_tflite_int8(case):
     expected = model(x, training=False).numpy()
     error = np.abs(tflite.run(content, x)[0] - expected).max()
     assert error <= case.int8_tolerance * np.abs(expected).max()
+
+
+def test_int8_tflite_has_no_hard_swish_op_which_xnnpack_runs_only_in_float():
+    """HARD_SWISH in float32 (one fused op); in full int8, ops XNNPACK takes whole: before, each
+    int8 HARD_SWISH split the graph (MobileNetV3-Large int8: 22 partitions, 2.2x float32's
+    latency). One call with both quantizations exports the model twice and gives the same."""
+    case = CASES["hard_swish"]
+    inputs = keras.Input(shape=case.input_shape)
+    x = keras.layers.Conv2D(8, 1)(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(4, 1)(HardSwish()(x)))
+    calibration = random_inputs(case, batch=16, seed=10)
+    both = tflite.convert_each(model, ("none", "int8"), representative_data=calibration)
+    assert "HARD_SWISH" in tflite.op_names(both["none"])
+    assert "HARD_SWISH" not in tflite.op_names(both["int8"])
+    runner = tflite.interpreter(both["int8"])
+    assert sum(op["op_name"] == "DELEGATE" for op in runner._get_ops_details()) == 1
+    alone = tflite.convert(model, quantize="int8", representative_data=calibration)
+    x = calibration[:1]
+    assert_close(tflite.run(alone, x)[0], tflite.run(both["int8"], x)[0], atol=0, rtol=0)
+    expected = model(x, training=False).numpy()
+    assert np.abs(tflite.run(both["int8"], x)[0] - expected).max() <= 0.05 * np.abs(expected).max()
