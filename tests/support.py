@@ -180,13 +180,15 @@ _peak_at_last_collection = [0]
 
 @pytest.fixture(autouse=True)
 def fresh_session():
-    """Each model and layer test starts from a clean Keras state and float32 (the autouse
-    fixture of tests/models and tests/layers, through their conftest.py)."""
+    """Each model and layer test starts from a clean Keras state, float32 and the same random
+    seed (the autouse fixture of tests/models and tests/layers, through their conftest.py):
+    a test's random weights do not depend on which tests its worker ran before it."""
     import resource
 
-    from keras_backbones.backend import clear_session, set_dtype_policy
+    from keras_backbones.backend import clear_session, keras, set_dtype_policy
 
     clear_session(free_memory=False)
+    keras.utils.set_random_seed(0)
     yield
     set_dtype_policy("float32")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -166,13 +166,19 @@ def load(spec):
     if path.endswith(".json"):
         with open(path) as f:
             return ml_collections.ConfigDict(json.load(f))
+    module = load_module(path)
+    if not hasattr(module, "get_config"):
+        raise ValueError(f"Recipe {path!r} has no get_config(arg=None).")
+    return module.get_config(arg) if arg else module.get_config()
+
+
+def load_module(path):
+    """A recipe file as a Python module (its get_config, and VARIANTS where it has them)."""
     module_spec = importlib.util.spec_from_file_location(
         "recipe_" + os.path.splitext(os.path.basename(path))[0], path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    if not hasattr(module, "get_config"):
-        raise ValueError(f"Recipe {path!r} has no get_config(arg=None).")
-    return module.get_config(arg) if arg else module.get_config()
+    return module
 
 
 def validate(config):

@@ -48,15 +48,8 @@ def test_recipe_is_valid_and_names_its_paper(name):
 
 def _variant_arguments():
     """(recipe, argument) for every recipe whose get_config takes a variant from its VARIANTS."""
-    import importlib.util
-
-    pairs = []
-    for name in RECIPES:
-        spec = importlib.util.spec_from_file_location(f"recipe_{name}", ROOT / "recipes" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        pairs += [(name, variant) for variant in getattr(module, "VARIANTS", {})]
-    return pairs
+    return [(name, variant) for name in RECIPES
+            for variant in getattr(recipe.load_module(ROOT / "recipes" / f"{name}.py"), "VARIANTS", {})]
 
 
 @pytest.mark.parametrize("name, variant", _variant_arguments())
