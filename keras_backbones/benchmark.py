@@ -305,17 +305,17 @@ def train_contender(label, model, batch, jit, flops_per_image, flops_note):
 
 def tflite_interpreter(content):
     """A LiteRT interpreter on every core, with its default delegate (XNNPACK); and how many
-    partitions XNNPACK made (one where it takes the whole graph: each op it cannot run splits
-    the graph and runs on the reference kernels between two partitions)."""
+    partitions XNNPACK made of the graph."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as error:
         raise ValueError("--mode tflite needs the LiteRT interpreter: pip install ai-edge-litert") \
             from error
+    from keras_backbones.export import tflite
+
     runner = Interpreter(model_content=content, num_threads=os.cpu_count())
     runner.allocate_tensors()
-    partitions = sum(op["op_name"] == "DELEGATE" for op in runner._get_ops_details())
-    return runner, f"{partitions} XNNPACK partition(s)"
+    return runner, f"{tflite.xnnpack_partitions(runner)} XNNPACK partition(s)"
 
 
 def tflite_contenders(label, model, flops_per_image, flops_note):

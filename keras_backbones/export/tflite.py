@@ -3,8 +3,8 @@
 Conversion goes through an inference SavedModel, exported as `TFLiteConverter.from_keras_model`
 exports it under either Keras (a hand-made concrete function of a Keras 3 model reads its
 BatchNormalization variables uninitialized: NaN outputs), but once for all the quantizations
-asked of one model (twice where a model with hard-swish is also converted to full int8: see
-`activations.integer_hard_swish`), and read by one converter: the export is a third of a conversion's time,
+asked of one model (twice where a model with hard-swish or average pooling is also converted
+to full int8: see `helpers.int8_tflite_trace`), and read by one converter: the export is a third of a conversion's time,
 and the converter reads the SavedModel into Python once when it is made and again at each
 conversion. No SELECT_TF_OPS: a model that needs a TensorFlow op TFLite lacks fails to
 convert, which is the point (the artifact must run on a phone's stock runtime).
@@ -18,7 +18,9 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from keras_backbones.layers.activations import HardSwish, integer_hard_swish
+from keras_backbones.layers.activations import HardSwish
+from keras_backbones.layers.helpers import int8_tflite_trace
+from keras_backbones.layers.pooling import IntegerAveragePooling2D
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
@@ -44,23 +46,62 @@ def convert_each(model, quantizations, representative_data=None, int8_io=True):
     shape = model.inputs[0].shape
     if any(d is None for d in shape[1:]):
         raise ValueError(f"TFLite conversion needs a fixed input size; {model.name} takes {tuple(shape)}.")
-    # Full int8 traces hard-swish in ops XNNPACK runs in int8 (activations.integer_hard_swish):
-    # a second export where a model has one and float conversions are asked for too.
-    uses_hard_swish = any(isinstance(layer, HardSwish) for layer in model._flatten_layers())
+    # Full int8 traces hard-swish and average pooling in ops XNNPACK runs in int8
+    # (helpers.int8_tflite_trace): a second export where a model has them and float conversions
+    # are asked for too.
+    retraced = any(isinstance(layer, (HardSwish, IntegerAveragePooling2D))
+                   for layer in model._flatten_layers())
     exports = {}
     for quantize in quantizations:
-        exports.setdefault(quantize == "int8" and uses_hard_swish, []).append(quantize)
+        exports.setdefault(quantize == "int8" and retraced, []).append(quantize)
     results = {}
     with tempfile.TemporaryDirectory(prefix="keras_backbones_tflite_") as directory:
         for integer, group in exports.items():
             path = os.path.join(directory, "int8" if integer else "float")
-            with integer_hard_swish() if integer else contextlib.nullcontext():
+            with int8_tflite_trace() if integer else contextlib.nullcontext():
                 _export_for_inference(model, path)
             converter = tf.lite.TFLiteConverter.from_saved_model(path)
             for quantize in group:
                 results[quantize] = _configure(converter, quantize, representative_data,
                                                int8_io).convert()
+    if "int8" in results:
+        results["int8"] = widen_ranges_xnnpack_refuses(results["int8"])
     return {quantize: results[quantize] for quantize in quantizations}
+
+
+# XNNPACK, LiteRT's default CPU delegate, rescales an int8 convolution's accumulator to its
+# output by input scale x weight scale / output scale, and refuses the whole model (it fails to
+# load) where that factor is 256 or more. A convolution whose output range is near zero on every
+# calibration sample (a ReLU that none of them switches on: rare after training, 1 in ~12 draws
+# of MNASNet-S's random weights) gets one.
+XNNPACK_MAX_REQUANTIZATION = 256.0
+_REQUANTIZING_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}  # input, weights first
+
+
+def widen_ranges_xnnpack_refuses(content):
+    """An int8 .tflite model whose convolutions all rescale by less than XNNPACK's 256: each
+    output that needs it gets the coarser scale that gives 255. Its range only grows, so no
+    calibrated value is clipped; the tensor's consumers read the same (scale, zero point).
+    Returns `content` itself where nothing needed it."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    widened = 0
+    for subgraph in model.subgraphs:
+        tensors = subgraph.tensors
+        for op in subgraph.operators:  # in execution order: an op's input scales are final
+            if flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) not in _REQUANTIZING_OPS:
+                continue
+            inputs, weights, output = (tensors[i].quantization for i in (*op.inputs[:2], op.outputs[0]))
+            if any(q is None or q.scale is None for q in (inputs, weights, output)):
+                continue
+            product = np.float32(inputs.scale[0]) * np.max(np.asarray(weights.scale, np.float32))
+            if product / np.float32(output.scale[0]) >= XNNPACK_MAX_REQUANTIZATION:
+                output.scale = [float(product / np.float32(XNNPACK_MAX_REQUANTIZATION - 1))]
+                widened += 1
+    if not widened:
+        return content
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 # A SavedModel for conversion only: no gradient functions (they add to what the converter reads).
@@ -107,6 +148,12 @@ def interpreter(content, delegates=True):
     runner = Interpreter(model_content=content, experimental_op_resolver_type=resolver)
     runner.allocate_tensors()
     return runner
+
+
+def xnnpack_partitions(runner):
+    """How many partitions XNNPACK made of an interpreter's graph: one where it takes the whole
+    graph; each op it cannot run splits it, and runs on TFLite's own kernels in between."""
+    return sum(op["op_name"] == "DELEGATE" for op in runner._get_ops_details())
 
 
 def op_dtypes(content):

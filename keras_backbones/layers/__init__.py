@@ -6,7 +6,8 @@ from keras_backbones.layers.dual_path import DualPathMerge
 from keras_backbones.layers.helpers import make_divisible
 from keras_backbones.layers.mobile_attention import MultiQueryAttention
 from keras_backbones.layers.normalization import LocalResponseNormalization
-from keras_backbones.layers.pooling import AdaptiveAveragePooling2D, PaddedMaxPooling2D
+from keras_backbones.layers.pooling import AdaptiveAveragePooling2D, AveragePooling2D, PaddedMaxPooling2D
+from keras_backbones.layers.reshaping import Flatten
 from keras_backbones.layers.regularization import LayerScale, StochasticDepth
 from keras_backbones.layers.shuffle import ChannelShuffle, ChannelSplit
 from keras_backbones.layers.split_attention import SplitAttention

@@ -3,14 +3,10 @@
 Keras 3's `hard_sigmoid` is relu6(x + 3) / 6 but tf-keras's is clip(0.2 x + 0.5, 0, 1), so the
 models use these layers (PyTorch's definitions) rather than the activation strings."""
 
-import contextlib
-import contextvars
-
 import tensorflow as tf
 
 from keras_backbones.backend import keras, register_serializable
-
-_INTEGER_HARD_SWISH = contextvars.ContextVar("integer_hard_swish", default=False)
+from keras_backbones.layers.helpers import tracing_for_int8_tflite
 
 
 def hard_sigmoid(x):
@@ -19,24 +15,12 @@ def hard_sigmoid(x):
 
 
 def hard_swish(x):
-    """PyTorch's nn.Hardswish: x * relu6(x + 3) / 6 (TFLite fuses it into HARD_SWISH); inside
-    `integer_hard_swish()`, the same function in ops that XNNPACK runs in int8."""
-    if _INTEGER_HARD_SWISH.get():
+    """PyTorch's nn.Hardswish: x * relu6(x + 3) / 6, which TFLite fuses into HARD_SWISH. XNNPACK
+    has no int8 HARD_SWISH: for full int8 (`helpers.int8_tflite_trace()`) it is traced as
+    (relu6(x + 3) * x) / 6, which TFLite leaves as ADD (with RELU6) and two MULs."""
+    if tracing_for_int8_tflite():
         return (tf.nn.relu6(x + 3.0) * x) * (1.0 / 6.0)
     return x * hard_sigmoid(x)
-
-
-@contextlib.contextmanager
-def integer_hard_swish():
-    """Traces hard_swish as (relu6(x + 3) * x) / 6, which TFLite does not fuse into HARD_SWISH
-    but into ADD (with RELU6) and two MULs, all of which XNNPACK runs in int8. It has no int8
-    HARD_SWISH: in a full-int8 model each one ran outside it, on TFLite's own kernel, between
-    two XNNPACK partitions (MobileNetV3-Large int8: 22 partitions, 2.2x float32's latency)."""
-    token = _INTEGER_HARD_SWISH.set(True)
-    try:
-        yield
-    finally:
-        _INTEGER_HARD_SWISH.reset(token)
 
 
 # The activations the attention layers accept by name, with the same meaning under both Kerases.

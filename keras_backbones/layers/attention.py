@@ -142,9 +142,13 @@ class ECA(_Attention):
         super().build(input_shape)
 
     def call(self, inputs):
+        # The Conv1D holds the kernel, shaped as the reference's Conv1d; it runs as a 1 x k
+        # Conv2D over the channels laid out as a 1 x C image, in reshapes XNNPACK takes (Keras's
+        # Conv1D and tf.expand_dims become EXPAND_DIMS in TFLite, which XNNPACK does not run).
         channels = inputs.shape[-1]
-        y = tf.expand_dims(tf.reduce_mean(inputs, axis=[1, 2]), -1)  # channels as the sequence
-        y = self.conv(y)
+        y = tf.reshape(tf.reduce_mean(inputs, axis=[1, 2]), [-1, 1, channels, 1])
+        kernel = tf.reshape(tf.cast(self.conv.kernel, y.dtype), [1, -1, 1, 1])
+        y = tf.nn.conv2d(y, kernel, strides=1, padding="SAME")
         return inputs * tf.reshape(tf.sigmoid(y), [-1, 1, 1, channels])
 
     def macs(self, input_shape, output_shape):

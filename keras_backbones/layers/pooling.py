@@ -1,31 +1,62 @@
 """Pooling with PyTorch's semantics, where Keras's differs."""
 
+import functools
 import math
 
 import tensorflow as tf
 
-from keras_backbones.backend import keras, register_serializable
+from keras_backbones.backend import LEGACY_KERAS, keras, register_serializable
+from keras_backbones.layers.helpers import tracing_for_int8_tflite
 
 
 def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (int(value), int(value))
 
 
+def _same_pads(size, kernel, stride):
+    """(before, after): the padding TensorFlow's "same" pooling adds on an axis of `size`."""
+    if size is None:
+        return None
+    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _repeat_edges(x, axis, before, after):
+    """x with its first slice along `axis` repeated `before` times ahead, its last `after` times
+    behind."""
+    if not before and not after:
+        return x
+
+    def edge(index):
+        window = [slice(None)] * 4
+        window[axis] = slice(index, index + 1 or None)
+        return x[tuple(window)]
+
+    return tf.concat([edge(0)] * before + [x] + [edge(-1)] * after, axis=axis)
+
+
 @register_serializable
 class PaddedMaxPooling2D(keras.layers.Layer):
     """nn.MaxPool2d(kernel, stride, padding, ceil_mode): the padding is never selected.
 
-    TensorFlow's "same" pooling puts the odd padding pixel at the end only, and zero padding
-    can win the max over negative inputs. The padding here mirrors the border (a pixel that
-    is already inside every window that touches it, so it cannot change the max), then pools
-    "valid"; ceil_mode adds the extra bottom/right window PyTorch keeps."""
+    Where TensorFlow's "same" pooling pads exactly PyTorch's pixels (odd sizes at stride 2,
+    any size at stride 1, most ceil_mode cases) it is used as is: no copy of the map. Elsewhere
+    "same" would put the odd padding pixel at the end only, and zero padding can win the max
+    over negative inputs, so the border row and column are repeated (each padding pixel's
+    windows all hold the edge pixel it copies, so it cannot change the max) and the pool is
+    "valid". The repeat is slices and a concatenation, ops XNNPACK runs in float and int8
+    (a mirror pad is not one of them). nonnegative_input=True (the input follows a ReLU, as in
+    the ResNet and DenseNet stems) pads zeros instead, also exact then, and one copy of the map
+    instead of two. ceil_mode adds the extra bottom/right window PyTorch keeps."""
 
-    def __init__(self, pool_size=3, strides=2, padding=0, ceil_mode=False, **kwargs):
+    def __init__(self, pool_size=3, strides=2, padding=0, ceil_mode=False, nonnegative_input=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.pool_size = _pair(pool_size)
         self.strides = _pair(strides)
         self.padding = _pair(padding)
         self.ceil_mode = bool(ceil_mode)
+        self.nonnegative_input = bool(nonnegative_input)
 
     def _pads(self, size, k, s, p):
         if not self.ceil_mode:
@@ -35,19 +66,22 @@ class PaddedMaxPooling2D(keras.layers.Layer):
         out = math.ceil((size + 2 * p - k) / s) + 1
         if (out - 1) * s >= size + p:  # PyTorch drops a window that starts in the padding
             out -= 1
-        extra = max(0, (out - 1) * s + k - (size + 2 * p))
-        if k < 2 * (p + extra) and extra:
-            raise ValueError(f"{self.name}: padding {p} with ceil_mode on size {size} is not supported.")
-        return p, p + extra
+        return p, max(p, (out - 1) * s + k - size - p)
 
     def call(self, inputs):
         (kh, kw), (sh, sw), (ph, pw) = self.pool_size, self.strides, self.padding
         pad_h = self._pads(inputs.shape[1], kh, sh, ph)
         pad_w = self._pads(inputs.shape[2], kw, sw, pw)
-        x = inputs
-        if any(pad_h + pad_w):
-            x = tf.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]], mode="SYMMETRIC")
-        return tf.nn.max_pool2d(x, ksize=(kh, kw), strides=(sh, sw), padding="VALID")
+        pool = functools.partial(tf.nn.max_pool2d, ksize=(kh, kw), strides=(sh, sw))
+        if not any(pad_h + pad_w):
+            return pool(inputs, padding="VALID")
+        if (_same_pads(inputs.shape[1], kh, sh) == pad_h and
+                _same_pads(inputs.shape[2], kw, sw) == pad_w):
+            return pool(inputs, padding="SAME")
+        if self.nonnegative_input:
+            return pool(tf.pad(inputs, [[0, 0], list(pad_h), list(pad_w), [0, 0]]), padding="VALID")
+        x = _repeat_edges(inputs, 1, *pad_h)
+        return pool(_repeat_edges(x, 2, *pad_w), padding="VALID")
 
     def compute_output_shape(self, input_shape):
         dims = []
@@ -61,7 +95,28 @@ class PaddedMaxPooling2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding, "ceil_mode": self.ceil_mode}
+                "padding": self.padding, "ceil_mode": self.ceil_mode,
+                "nonnegative_input": self.nonnegative_input}
+
+
+class IntegerAveragePooling2D(keras.layers.AveragePooling2D):
+    """keras.layers.AveragePooling2D, traced for full-int8 TFLite (`helpers.int8_tflite_trace()`)
+    as a depthwise convolution with constant 1 / (kh x kw) weights, the same average: XNNPACK
+    has no int8 AVERAGE_POOL_2D (ShuffleNetV1's int8 ran its three stride-2 shortcuts outside
+    it, in 4 partitions) and int8 stores 1 / 9 exactly (127 at a scale of 1 / 1143)."""
+
+    def call(self, inputs):
+        if not tracing_for_int8_tflite() or self.padding != "valid":
+            return super().call(inputs)
+        (kh, kw), channels = self.pool_size, inputs.shape[-1]
+        kernel = tf.fill([kh, kw, channels, 1], tf.constant(1.0 / (kh * kw), inputs.dtype))
+        return tf.nn.depthwise_conv2d(inputs, kernel, strides=(1, *self.strides, 1), padding="VALID")
+
+
+# tf-keras's own class: TFMOT's quantization schemes know it, not a subclass (and TFMOT's int8
+# files are written there, not through the trace above).
+AveragePooling2D = (keras.layers.AveragePooling2D if LEGACY_KERAS
+                    else register_serializable(IntegerAveragePooling2D))
 
 
 def adaptive_windows(in_size, out_size):

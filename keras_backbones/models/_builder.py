@@ -8,7 +8,7 @@ import textwrap
 
 from keras_backbones import initializers
 from keras_backbones.backend import keras
-from keras_backbones.layers import PaddedMaxPooling2D
+from keras_backbones.layers import AveragePooling2D, PaddedMaxPooling2D
 
 POOLINGS = (None, "avg", "max")
 
@@ -152,14 +152,15 @@ def conv_norm_act(x, filters, kernel_size, *, name, strides=1, padding=None, gro
     return activation(x, act, name=f"{name}_{act_name}")
 
 
-def max_pool(x, pool_size, *, name, strides=None, padding=0, ceil_mode=False):
-    """nn.MaxPool2d: padding that is never selected, optional ceil mode."""
+def max_pool(x, pool_size, *, name, strides=None, padding=0, ceil_mode=False, after_relu=False):
+    """nn.MaxPool2d: padding that is never selected, optional ceil mode. after_relu: the input is
+    non-negative, so zero padding is exact (see PaddedMaxPooling2D)."""
     strides = pool_size if strides is None else strides
     if not padding and not ceil_mode:
         return keras.layers.MaxPooling2D(pool_size=pool_size, strides=strides, padding="valid",
                                          name=name)(x)
     return PaddedMaxPooling2D(pool_size=pool_size, strides=strides, padding=padding,
-                              ceil_mode=ceil_mode, name=name)(x)
+                              ceil_mode=ceil_mode, nonnegative_input=after_relu, name=name)(x)
 
 
 def avg_pool(x, pool_size, *, name, strides=None, padding=0, ceil_mode=False,
@@ -177,12 +178,10 @@ def avg_pool(x, pool_size, *, name, strides=None, padding=0, ceil_mode=False,
                 and _pair(pool_size) == _pair(strides) == (2, 2)):
             raise ValueError(f"{name}: avg_pool supports ceil_mode / count_include_pad=False only "
                              f"together, for a 2x2 stride-2 window without padding.")
-        return keras.layers.AveragePooling2D(pool_size=pool_size, strides=strides, padding="same",
-                                             name=name)(x)
+        return AveragePooling2D(pool_size=pool_size, strides=strides, padding="same", name=name)(x)
     if padding:
         x = keras.layers.ZeroPadding2D(padding=padding, name=f"{name}_pad")(x)
-    return keras.layers.AveragePooling2D(pool_size=pool_size, strides=strides, padding="valid",
-                                         name=name)(x)
+    return AveragePooling2D(pool_size=pool_size, strides=strides, padding="valid", name=name)(x)
 
 
 # --- heads and the model ----------------------------------------------------------------------

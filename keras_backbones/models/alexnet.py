@@ -12,7 +12,7 @@ import collections
 
 from keras_backbones import registry, weights
 from keras_backbones.backend import keras
-from keras_backbones.layers import AdaptiveAveragePooling2D, LocalResponseNormalization
+from keras_backbones.layers import AdaptiveAveragePooling2D, Flatten, LocalResponseNormalization
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("ImageNet Classification with Deep Convolutional Neural Networks", 2012, None)
@@ -85,7 +85,7 @@ def AlexNet(layout="torchvision", *, include_top=True, weights=None, input_tenso
 
     def head(x):
         x = AdaptiveAveragePooling2D(output_size=6, name="adaptive_pool")(x)
-        x = keras.layers.Flatten(name="flatten")(x)
+        x = Flatten(name="flatten")(x)
         for index in (6, 7):
             kernel_init, bias_init = _initializers(spec, FC_BIAS[layout], x.shape[-1])
             if spec.dropout_before_fc:

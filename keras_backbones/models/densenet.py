@@ -71,7 +71,7 @@ def DenseNet(depth, *, layer_dropout_rate=0.0, name="densenet", include_top=True
 
     x = B.conv_norm_act(inputs, stem_width, 7, strides=2, kernel_initializer=CONV_INIT, name="stem")
     features = [(2, x)]
-    x = B.max_pool(x, 3, strides=2, padding=1, name="stem_pool")
+    x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     for b, layers in enumerate(blocks, start=1):
         if b > 1:
             x = transition(name=f"transition{b - 1}")(x)

@@ -103,7 +103,7 @@ def DPN(k_sec, inc_sec, *, k_r, groups, num_init_features=64, small=False,
     x = B.conv_norm_act(inputs, num_init_features, 3 if small else 7, strides=2, name="stem",
                         epsilon=EPSILON, kernel_initializer=CONV_INIT)
     features = [(2, x)]
-    x = B.max_pool(x, 3, strides=2, padding=1, name="stem_pool")
+    x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     bw_factor = 1 if small else 4
     for s, (base, blocks, inc) in enumerate(zip(STAGE_BASE, k_sec, inc_sec), start=1):
         bw, r = base * bw_factor, k_r * base // 64

@@ -23,6 +23,7 @@ from the table by hand).
 
 from keras_backbones import registry
 from keras_backbones.backend import keras
+from keras_backbones.layers import Flatten
 from keras_backbones.models import _builder as B
 from keras_backbones.models.resnet_v2 import CIFAR10_PREPROCESSING
 
@@ -99,7 +100,7 @@ def EffNet(widths=WIDTHS, *, include_top=True, weights=None, input_tensor=None, 
         features.append((2 ** (index + 1), x))
 
     def head(x):
-        x = keras.layers.Flatten(name="flatten")(x)
+        x = Flatten(name="flatten")(x)
         return keras.layers.Dense(classes, name="logits")(x)
 
     return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,

@@ -17,7 +17,7 @@ builds the training model, whose outputs are [predictions, aux1, aux2] (see
 
 from keras_backbones import registry, weights
 from keras_backbones.backend import keras
-from keras_backbones.layers import AdaptiveAveragePooling2D, LocalResponseNormalization
+from keras_backbones.layers import AdaptiveAveragePooling2D, Flatten, LocalResponseNormalization
 from keras_backbones.models import _builder as B
 from keras_backbones.models import inception as I
 
@@ -80,7 +80,7 @@ def aux_classifier(x, name, classes):
     dropout 0.7, fc."""
     x = AdaptiveAveragePooling2D(output_size=4, name=f"{name}_pool")(x)
     x = I.conv_unit(x, I.conv(128, 1), name=f"{name}_conv", style=STYLE)
-    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    x = Flatten(name=f"{name}_flatten")(x)
     x = B.dense(x, 1024, activation="relu", name=f"{name}_fc1", kernel_initializer=STYLE.kernel_init)
     x = keras.layers.Dropout(rate=AUX_DROPOUT, name=f"{name}_dropout")(x)
     return B.dense(x, classes, name=f"{name}_logits", kernel_initializer=STYLE.kernel_init)

@@ -136,7 +136,7 @@ def HarDNet(depth, *, depthwise=False, name="hardnet", include_top=True, weights
     if depthwise:
         x = dw_bn(x, strides=2, name="stem_down")
     else:
-        x = B.max_pool(x, 3, strides=2, padding=1, name="stem_pool")
+        x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     stride = 4
     for b, (growth_rate, n_layers, width, downsample) in enumerate(config["blocks"], start=1):
         x = harmonic_block(growth_rate, config["grmul"], n_layers, depthwise=depthwise,

@@ -11,7 +11,7 @@ dense layer rather than Euclidean RBF units. `modern=True` swaps in ReLU and max
 from keras_backbones import registry
 from keras_backbones.backend import keras
 from keras_backbones.initializers import FanInUniform
-from keras_backbones.layers import ScaledTanh
+from keras_backbones.layers import Flatten, ScaledTanh
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Gradient-Based Learning Applied to Document Recognition", 1998, None)
@@ -77,7 +77,7 @@ def LeNet5(modern=False, *, include_top=True, weights=None, input_tensor=None, i
             features.append((2 ** (index + 1), x))
 
     def head(x):
-        x = keras.layers.Flatten(name="flatten")(x)
+        x = Flatten(name="flatten")(x)
         x = keras.layers.Dense(units=F6_UNITS, kernel_initializer=init, name="f6")(x)
         x = act("f6_act")(x)
         return keras.layers.Dense(units=classes, kernel_initializer=init, name="logits")(x)

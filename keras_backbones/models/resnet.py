@@ -186,7 +186,7 @@ def stages(x, block, layers, *, cfg, drop_path_rate=0.0):
     `drop_path_rate`. x: the stem's output. Returns the last output and the features
     [(stride, tensor)] from the stem's on."""
     features = [(2, x)]
-    x = B.max_pool(x, 3, strides=2, padding=1, name="stem_pool")
+    x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     index = 0
     for s, (planes, blocks) in enumerate(zip(STAGE_PLANES, layers), start=1):
         for b in range(1, blocks + 1):

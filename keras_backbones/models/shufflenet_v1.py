@@ -129,7 +129,7 @@ def ShuffleNetV1(groups=3, width_multiplier=1.0, *, name="shufflenet_v1", includ
     x = bn(x, name="stem_bn")
     x = keras.layers.ReLU(name="stem_relu")(x)
     features = [(2, x)]
-    x = B.max_pool(x, 3, strides=2, padding=1, name="stem_pool")
+    x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     features.append((4, x))
     stride = 4
     for s, (filters, repeats) in enumerate(zip(stage_widths(groups, width_multiplier), REPEATS),

@@ -86,7 +86,7 @@ def ShuffleNetV2(width_multiplier=1.0, *, name="shufflenet_v2", include_top=True
 
     x = B.conv_norm_act(inputs, stem, 3, strides=2, kernel_initializer=CONV_INIT, name="stem")
     features = [(2, x)]
-    x = B.max_pool(x, 3, strides=2, padding=1, name="stem_pool")
+    x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     features.append((4, x))
     stride = 4
     for s, (filters, repeats) in enumerate(zip(stage_widths, REPEATS), start=2):

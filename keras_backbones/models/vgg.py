@@ -6,7 +6,7 @@ Five blocks of 3x3 convolutions (C adds a 1x1 convolution to blocks 3-5), each c
 
 from keras_backbones import registry, weights
 from keras_backbones.backend import keras
-from keras_backbones.layers import AdaptiveAveragePooling2D
+from keras_backbones.layers import AdaptiveAveragePooling2D, Flatten
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Very Deep Convolutional Networks for Large-Scale Image Recognition",
@@ -42,7 +42,7 @@ def vgg_block(index, convs, batch_norm):
 def vgg_classifier(classes, dropout_rate):
     def apply(x):
         x = AdaptiveAveragePooling2D(output_size=7, name="adaptive_pool")(x)
-        x = keras.layers.Flatten(name="flatten")(x)
+        x = Flatten(name="flatten")(x)
         for i in (1, 2):
             x = B.dense(x, 4096, name=f"fc{i}", kernel_initializer=LINEAR_INIT, bias_initializer="zeros")
             x = keras.layers.ReLU(name=f"fc{i}_relu")(x)

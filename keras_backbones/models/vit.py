@@ -16,7 +16,7 @@ import re
 
 from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
-from keras_backbones.layers import StochasticDepth
+from keras_backbones.layers import Flatten, StochasticDepth
 from keras_backbones.layers.transformer import (LINEAR_INIT, ClassTokenPositionEmbedding,
                                                 MultiHeadSelfAttention, layer_norm, mlp)
 from keras_backbones.models import _builder as B
@@ -62,7 +62,7 @@ def class_token_head(classes, drop_rate):
     def apply(x):
         tokens = x.shape[1]
         x = keras.layers.Cropping1D(cropping=(0, tokens - 1), name="class_token")(x)
-        x = keras.layers.Flatten(name="class_token_flatten")(x)
+        x = Flatten(name="class_token_flatten")(x)
         if drop_rate:
             x = keras.layers.Dropout(rate=drop_rate, name="head_dropout")(x)
         return keras.layers.Dense(units=classes, kernel_initializer=initializers.get(LINEAR_INIT),
