@@ -69,8 +69,13 @@ COUNTERPARTS = {
     "mobilenet_v3_large": ("MobileNetV3Large", "same parameters and MACs; theirs includes its "
                            "Rescaling preprocessing and runs the squeeze-excitations and the "
                            "head as biased 1x1 convs (ours: Dense)"),
-    "efficientnet_b0": ("EfficientNetB0", None),
-    "efficientnet_v2_s": ("EfficientNetV2S", None),
+    "efficientnet_b0": ("EfficientNetB0", "same parameters and MACs; theirs includes its "
+                        "Rescaling and Normalization preprocessing and pads the stride-2 convs "
+                        "as TensorFlow does (the odd pixel after; ours: torchvision's symmetric "
+                        "padding)"),
+    "efficientnet_v2_s": ("EfficientNetV2S", "same parameters and MACs; theirs includes its "
+                          "Rescaling preprocessing and pads the stride-2 convs as TensorFlow "
+                          "does (the odd pixel after; ours: torchvision's symmetric padding)"),
     "regnetx_016": ("RegNetX016", None),  # tf-keras only: Keras 3 has no RegNet
     "regnety_016": ("RegNetY016", None),
     "convnext_tiny": ("ConvNeXtTiny", "same parameters and MACs; theirs includes its "
@@ -80,8 +85,10 @@ COUNTERPARTS = {
 REFERENCE = "resnet50"  # a grouped/depthwise row under half its utilization is investigated
 GROUPED = ["resnext50_32x4d", "shufflenet_v2_x1_0", "ghostnet_100", "mobilenet_v1",
            "mobilenet_v2", "mobilenet_v3_large", "mnasnet1_0", "regnetx_016", "regnety_016"]
-TFLITE = ["resnet18", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mnasnet1_0",
-          "shufflenet_v2_x1_0", "ghostnet_100"]  # resnet18: a dense-conv reference
+TFLITE = ["resnet18", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large",
+          "mobilenetv4_conv_small", "mnasnet1_0", "efficientnet_b0", "eca_mobilenet_v2",
+          "shufflenet_v1_g3_x1_0", "shufflenet_v2_x1_0", "ghostnet_100",
+          "effnet"]  # resnet18: a dense-conv reference
 TFLITE_BAR = 0.5  # int8 / float32 latency of the mobile families
 GPU_TRAINING = ["resnet50", "convnext_tiny"]
 GPU_BATCH = 128
