@@ -3,6 +3,7 @@
 import functools
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from keras_backbones.backend import LEGACY_KERAS, keras, register_serializable
@@ -103,14 +104,31 @@ class IntegerAveragePooling2D(keras.layers.AveragePooling2D):
     """keras.layers.AveragePooling2D, traced for full-int8 TFLite (`helpers.int8_tflite_trace()`)
     as a depthwise convolution with constant 1 / (kh x kw) weights, the same average: XNNPACK
     has no int8 AVERAGE_POOL_2D (ShuffleNetV1's int8 ran its three stride-2 shortcuts outside
-    it, in 4 partitions) and int8 stores 1 / 9 exactly (127 at a scale of 1 / 1143)."""
+    it, in 4 partitions) and int8 stores 1 / 9 exactly (127 at a scale of 1 / 1143). "same"
+    pooling leaves its zero padding out of the count: there the border outputs are rescaled by
+    (kh x kw) / the pixels their window covers, a constant map."""
 
     def call(self, inputs):
-        if not tracing_for_int8_tflite() or self.padding != "valid":
+        height, width, channels = inputs.shape[1:]
+        if not tracing_for_int8_tflite() or height is None or width is None:
             return super().call(inputs)
-        (kh, kw), channels = self.pool_size, inputs.shape[-1]
+        (kh, kw), (sh, sw) = self.pool_size, self.strides
         kernel = tf.fill([kh, kw, channels, 1], tf.constant(1.0 / (kh * kw), inputs.dtype))
-        return tf.nn.depthwise_conv2d(inputs, kernel, strides=(1, *self.strides, 1), padding="VALID")
+        mean = tf.nn.depthwise_conv2d(inputs, kernel, strides=(1, sh, sw, 1),
+                                      padding=self.padding.upper())
+        if self.padding == "valid":
+            return mean
+        covered = np.outer(_window_coverage(height, kh, sh), _window_coverage(width, kw, sw))
+        if covered.min() == kh * kw:
+            return mean
+        return mean * tf.constant((kh * kw / covered)[None, :, :, None], inputs.dtype)
+
+
+def _window_coverage(size, kernel, stride):
+    """How many input pixels each window of TensorFlow's "same" pooling covers on an axis."""
+    before = _same_pads(size, kernel, stride)[0]
+    starts = np.arange(math.ceil(size / stride)) * stride - before
+    return np.minimum(starts + kernel, size) - np.maximum(starts, 0)
 
 
 # tf-keras's own class: TFMOT's quantization schemes know it, not a subclass (and TFMOT's int8

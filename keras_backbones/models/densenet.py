@@ -53,8 +53,7 @@ def transition(*, name):
     """BN-ReLU-1x1 conv to half the channels, then a 2x2 average pool."""
     def apply(x):
         x = norm_act_conv(x, int(x.shape[-1] * COMPRESSION), 1, name=name)
-        return keras.layers.AveragePooling2D(pool_size=2, strides=2, padding="valid",
-                                             name=f"{name}_pool")(x)
+        return B.avg_pool(x, 2, name=f"{name}_pool")
     return apply
 
 

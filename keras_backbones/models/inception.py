@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from keras_backbones import registry, weights
 from keras_backbones.backend import keras, register_serializable
+from keras_backbones.layers import AveragePooling2D
 from keras_backbones.models import _builder as B
 
 PAPER_V2 = registry.Paper("Batch Normalization: Accelerating Deep Network Training by Reducing "
@@ -146,15 +147,13 @@ def pool_unit(x, spec, *, name, style):
     if spec.stride > 1:
         if spec.kind == "max":
             return B.max_pool(x, spec.size, strides=spec.stride, ceil_mode=style.ceil_mode, name=name)
-        return keras.layers.AveragePooling2D(pool_size=spec.size, strides=spec.stride,
-                                             padding="valid", name=name)(x)
+        return B.avg_pool(x, spec.size, strides=spec.stride, name=name)
     if spec.kind == "max":  # TensorFlow's "same" max pool never selects its padding: PyTorch's
         return keras.layers.MaxPooling2D(pool_size=spec.size, strides=1, padding="same", name=name)(x)
     if style.avg_count_pad:  # divide by size^2 at the border too: pad with zeros first
-        x = keras.layers.ZeroPadding2D(padding=spec.size // 2, name=f"{name}_pad")(x)
-        return keras.layers.AveragePooling2D(pool_size=spec.size, strides=1, padding="valid",
-                                             name=name)(x)
-    return keras.layers.AveragePooling2D(pool_size=spec.size, strides=1, padding="same", name=name)(x)
+        return B.avg_pool(x, spec.size, strides=1, padding=spec.size // 2, name=name)
+    # TensorFlow's "same" average leaves the padding out of the count: count_include_pad=False
+    return AveragePooling2D(pool_size=spec.size, strides=1, padding="same", name=name)(x)
 
 
 def concat(tensors, *, name):
@@ -471,8 +470,7 @@ INCEPTION_V3_AUX_MIN = 299  # the auxiliary head needs the 17x17 grid
 def inception_v3_aux(x, name, classes):
     """The auxiliary classifier on the last 17x17 module: 5x5/3 average pool (to 5x5), 1x1
     conv (128), 5x5 conv (768, valid: to 1x1), global pool, fc."""
-    x = keras.layers.AveragePooling2D(pool_size=5, strides=3, padding="valid",
-                                      name=f"{name}_pool")(x)
+    x = B.avg_pool(x, 5, strides=3, name=f"{name}_pool")
     x = conv_unit(x, conv(128, 1), name=f"{name}_conv0", style=INCEPTION_V3_STYLE)
     x = conv_unit(x, valid(768, 5), name=f"{name}_conv1", style=INCEPTION_V3_STYLE,
                   kernel_init=normal(0.01))

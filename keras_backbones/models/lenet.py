@@ -11,7 +11,7 @@ dense layer rather than Euclidean RBF units. `modern=True` swaps in ReLU and max
 from keras_backbones import registry
 from keras_backbones.backend import keras
 from keras_backbones.initializers import FanInUniform
-from keras_backbones.layers import Flatten, ScaledTanh
+from keras_backbones.layers import AveragePooling2D, Flatten, ScaledTanh
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Gradient-Based Learning Applied to Document Recognition", 1998, None)
@@ -65,7 +65,7 @@ def LeNet5(modern=False, *, include_top=True, weights=None, input_tensor=None, i
         def act(n):
             return ScaledTanh(name=n)
 
-        pool = keras.layers.AveragePooling2D
+        pool = AveragePooling2D
     x = inputs
     features = []
     for index, (layer, maps) in enumerate(CONVS):
