@@ -5,7 +5,6 @@ sublayers (the names the checkpoint import maps onto) and counts its own MACs fo
 `stats.layer_macs` (the matmuls and convolutions, as fvcore does; the gating products are
 elementwise and not counted)."""
 
-import copy
 import math
 
 import tensorflow as tf
@@ -31,7 +30,7 @@ def _build(sublayer, input_shape):
 
 def _serialize_initializer(identifier):
     if isinstance(identifier, (str, dict)):
-        return copy.deepcopy(identifier)
+        return initializers.plain_copy(identifier)
     return keras.initializers.serialize(identifier)
 
 
