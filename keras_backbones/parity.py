@@ -10,17 +10,24 @@ package's own import (`create_model(name, weights=...)`) and compares the logits
 max |Keras - reference| <= 1e-4 * max(1, max |reference|).
 
     python -m keras_backbones.parity --source timm --name seresnet18 --sizes 224x224 --out DIR
-runs the reference side alone; `compare` runs both.
+runs the reference side alone; `compare` runs both. Importing torch, torchvision and timm is
+most of a small case's time (about 5 of 8 seconds on a 2-core machine), so the child that
+`compare` starts stays, and serves every later comparison of the process
+(`python -m keras_backbones.parity --serve`: one JSON request a line).
 """
 
 import argparse
+import atexit
 import dataclasses
+import gc
 import importlib.util
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
+import traceback
 
 import numpy as np
 
@@ -133,17 +140,13 @@ def compare(variant, sizes=None, *, options=None, reference_options=None, seed=0
     options = dict(options or {})
     reference_options = options if reference_options is None else reference_options
     with tempfile.TemporaryDirectory(prefix="parity_") as out:
-        command = [sys.executable, "-m", "keras_backbones.parity", "--source", spec.reference[0],
-                   "--name", spec.reference[1], "--sizes", ",".join(f"{h}x{w}" for h, w in sizes),
-                   "--channels", str(channels), "--options", json.dumps(reference_options),
-                   "--seed", str(seed), "--out", out]
-        if references:
-            command += ["--references", os.fspath(references)]
-        child = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        if child.returncode != 0:
-            raise RuntimeError(f"The reference side of {variant} failed (exit "
-                               f"{child.returncode}):\n{child.stderr[-4000:]}")
+        request = dict(source=spec.reference[0], name=spec.reference[1], sizes=sizes,
+                       channels=channels, options=reference_options, seed=seed,
+                       references=os.fspath(references) if references else None, out=out)
+        try:
+            _reference_process.run(request, timeout)
+        except RuntimeError as error:
+            raise RuntimeError(f"The reference side of {variant} failed: {error}") from None
         outputs = np.load(os.path.join(out, OUTPUTS))
         results = []
         for i, (h, w) in enumerate(sizes):
@@ -155,6 +158,80 @@ def compare(variant, sizes=None, *, options=None, reference_options=None, seed=0
             results.append(Result((h, w), float(np.max(np.abs(ours - reference))),
                                   tolerance(reference), float(np.max(np.abs(reference)))))
         return results
+
+
+class ReferenceProcess:
+    """The reference side in one child process, started on first use and kept: requests are
+    JSON lines on its standard input (run_reference's arguments), answers JSON lines on its
+    standard output. A request that fails is answered with the child's traceback; a child that
+    dies or runs past the timeout is killed, and the next request starts a new one."""
+
+    def __init__(self):
+        self.child = None
+        self.log = None  # the child's standard error, read back when it fails
+
+    def run(self, request, timeout):
+        if self.child is None or self.child.poll() is not None:
+            self._start()
+        try:
+            self.child.stdin.write(json.dumps(request) + "\n")
+            self.child.stdin.flush()
+            ready, _, _ = select.select([self.child.stdout], [], [], timeout)
+            line = self.child.stdout.readline() if ready else None
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            why = (f"no answer within {timeout} s" if line is None
+                   else f"the process ended (exit {self.child.poll()})")
+            self.close()
+            raise RuntimeError(f"{why}:\n{self._log_tail()}")
+        answer = json.loads(line)
+        if answer.get("error"):
+            raise RuntimeError(answer["error"][-4000:])
+
+    def _start(self):
+        self.close()
+        self.log = tempfile.TemporaryFile(mode="w+", prefix="parity_reference_")
+        self.child = subprocess.Popen(
+            [sys.executable, "-m", "keras_backbones.parity", "--serve"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.log, text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+    def _log_tail(self):
+        self.log.seek(0)
+        return self.log.read()[-4000:]
+
+    def close(self):
+        if self.child is not None:
+            if self.child.poll() is None:
+                self.child.kill()
+            self.child.wait()
+            for stream in (self.child.stdin, self.child.stdout):
+                stream.close()
+            self.child = None
+
+
+_reference_process = ReferenceProcess()
+atexit.register(_reference_process.close)
+
+
+def serve():
+    """The child's loop: one request a line until its standard input closes. Anything the
+    libraries print goes to standard error, so that standard output carries answers only."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            run_reference(request["source"], request["name"], request["sizes"], request["out"],
+                          channels=request["channels"], options=request["options"],
+                          seed=request["seed"], references=request["references"])
+            answer = {}
+        except Exception:  # noqa: BLE001  (the parent reports it with the case it ran)
+            answer = {"error": traceback.format_exc()}
+        gc.collect()  # the reference model, before the next one is built
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
 
 
 def parse_sizes(text):
@@ -169,6 +246,8 @@ def parse_sizes(text):
 
 
 def main(argv=None):
+    if (sys.argv[1:] if argv is None else argv) == ["--serve"]:
+        return serve()
     parser = argparse.ArgumentParser(description="The reference side of a parity check.")
     parser.add_argument("--source", required=True)
     parser.add_argument("--name", required=True)

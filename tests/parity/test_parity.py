@@ -51,3 +51,30 @@ def test_the_check_tells_graphs_apart():
     [result] = parity.compare("resnet50", options={}, reference_options={"variant": "v1"},
                               references=support.PARITY_REFERENCES)
     assert not result.ok and result.max_abs_diff > 100 * result.tolerance
+
+
+FAILING_REFERENCES = '''
+import os
+
+
+def build(source, name, options):
+    if options.get("fail") == "raise":
+        raise ValueError("this reference cannot be built")
+    if options.get("fail") == "exit":
+        os._exit(3)
+    return None
+'''
+
+
+def test_a_failing_reference_is_reported_and_the_next_case_runs(tmp_path):
+    """The reference side runs in a child process kept between cases (parity.ReferenceProcess):
+    an error there, or the child's death, fails that case with what happened; the next case
+    gets a working child."""
+    references = tmp_path / "failing_references.py"
+    references.write_text(FAILING_REFERENCES)
+    with pytest.raises(RuntimeError, match="(?s)resnet18 failed.*this reference cannot be built"):
+        parity.compare("resnet18", reference_options={"fail": "raise"}, references=references)
+    with pytest.raises(RuntimeError, match=r"resnet18 failed: the process ended \(exit 3\)"):
+        parity.compare("resnet18", reference_options={"fail": "exit"}, references=references)
+    [result] = parity.compare("resnet18", references=references)
+    assert result.ok
