@@ -1,6 +1,7 @@
 import gc
 import importlib.util
 import os
+import time
 
 import pytest
 
@@ -24,3 +25,22 @@ def pytest_sessionstart(session):
 
     gc.collect()
     gc.freeze()
+
+
+# The README's main job, trained once for every test that needs its run: its own checks
+# (tests/training/test_main_job.py) and the deployment of its model (tests/export): those
+# modules share an xdist group (helpers.DIGITS_JOB), so one worker trains it once.
+@pytest.fixture(scope="session")
+def digits_job(tmp_path_factory):
+    """The main job run through the command line: (work directory, its run directory,
+    CompletedProcess, seconds it took)."""
+    from tests.training.helpers import DIGITS, run_cli
+
+    work = tmp_path_factory.mktemp("digits_job")
+    started = time.time()
+    done = run_cli("train", "--recipe", DIGITS, "--workdir", work / "run", timeout=600)
+    return work, work / "run", done, time.time() - started
+
+
+# The per-test time budget of CI's runs (see tests/time_budget.py).
+pytest_plugins = ("tests.time_budget",)

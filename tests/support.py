@@ -100,14 +100,35 @@ WEIGHT_STORAGE_CASES = ("regnetx_002", "mobilenet_v2", "vit_tiny_patch16_224",
                         "swin_tiny_patch4_window7_224")
 
 
+# AlexNet's and VGG's 4096-wide hidden classifier layers hold most of their weights (102M of
+# VGG-11's 133M): the conversion checks (TFLite, ONNX) convert these families without them, as
+# they are used for features (include_top=False): those layers are Dense layers, as every
+# family's logits, and their adaptive pooling and flattening convert in tests/layers.
+HIDDEN_CLASSIFIER_FAMILIES = ("AlexNet", "VGG")
+
+
+def conversion_options(name):
+    """The constructor options of a conversion check of `name`: 10 logits, or the pooled
+    features of a family whose classifier is mostly hidden layers."""
+    if registry.get_spec(name).family in HIDDEN_CLASSIFIER_FAMILIES:
+        return dict(include_top=False, pooling="avg")
+    return dict(classes=10, classifier_activation=None)
+
+
 def module_representatives():
-    """One variant per builder module (families of one module share their layers), and the
-    families with layers of their own: where a check is about converting the layers (ONNX),
-    not about each family's arrangement of them."""
+    """One variant per builder module, its smallest family representative (families of one
+    module share their layers), and the families with layers of their own: where a check is
+    about converting or serializing the layers (ONNX, tf-keras's round trips), not about each
+    family's arrangement of them."""
     chosen = {}
-    for name in representatives():
+    for name in sorted(representatives(), key=_reference_count):
         chosen.setdefault(registry.get_spec(name).builder.__module__, name)
     return [*chosen.values(), *(n for n in DISTINCT_OPS if n in representatives())]
+
+
+def _reference_count(name):
+    row = reference_params(name) or reference_params(name, registry.get_spec(name).kwargs)
+    return (row or {}).get("params") or registry.get_spec(name).paper_params or 0
 
 
 def small_shape(name):
@@ -231,6 +252,22 @@ def memory_marks(name, kwargs=None):
     """[LARGE_MEMORY] for a variant of more than LARGE_PARAMS weights, else []."""
     row = reference_params(name, kwargs)
     return [LARGE_MEMORY] if row and (row["params"] or 0) > LARGE_PARAMS else []
+
+
+# The family representatives whose TFLite conversion (float32 and int8, each from an export of
+# its own where the int8 graph is traced differently) takes past half a minute here: graphs of
+# hundreds of layers, whose size and not the input's sets the converter's time (measured on
+# Inception-ResNet-v2: export 32 s, float conversion 37 s, int8 39 s).
+SLOW_TO_CONVERT = ("inception_resnet_v2", "inception_v4", "inception_v3", "inception_resnet_v1",
+                   "inception_v2", "densenet121", "swin_tiny_patch4_window7_224")
+
+
+def conversion_marks(name):
+    """The marks of a family's TFLite conversion check: memory_marks, and allow_slow where
+    the graph is one of SLOW_TO_CONVERT."""
+    slow = [pytest.mark.allow_slow("a graph of hundreds of layers: the converter's time")
+            ] if name in SLOW_TO_CONVERT else []
+    return [*memory_marks(name), *slow]
 
 
 def _parity_marks():

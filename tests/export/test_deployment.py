@@ -4,7 +4,8 @@ SavedModel signatures (saved_model_cli, a fresh process without keras_backbones,
 records, malformed images), TFLite in four quantizations and the TFMOT methods evaluated on the
 digits test split against the float model, ONNX against Keras.
 
-All tests share one trained model (an xdist group: one worker trains it once).
+All tests share the main job's trained model (the `digits_job` fixture of tests/conftest.py,
+also checked by tests/training/test_main_job.py; an xdist group: one worker trains it once).
 """
 
 import json
@@ -19,8 +20,9 @@ import pytest
 import tensorflow as tf
 
 from tests.support import ROOT
+from tests.training.helpers import DIGITS_JOB, tail
 
-pytestmark = pytest.mark.xdist_group("digits_deployment")
+pytestmark = DIGITS_JOB
 
 QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
 # TensorFlow's script, beside this interpreter (on PATH only in an activated environment).
@@ -37,22 +39,17 @@ def cli(*args, cwd, check=True):
 
 
 @pytest.fixture(scope="module")
-def job(tmp_path_factory):
+def job(digits_job):
     """The trained digits job: (work dir, weights path, float test accuracy)."""
-    work = tmp_path_factory.mktemp("deploy")
-    cli("train", f"--recipe={ROOT / 'recipes' / 'lenet5.py'}:digits",
-        f"--workdir={work / 'run'}", cwd=work)
-    result = json.loads((work / "run" / "result.json").read_text())
-    return work, str(work / "run" / "weights.npz"), result["top1"]
+    work, run, done, _ = digits_job
+    assert done.returncode == 0, tail(done.stdout + done.stderr)
+    result = json.loads((run / "result.json").read_text())
+    return work, str(run / "weights.npz"), result["top1"]
 
 
 def export(job, *flags):
     work, weights, _ = job
     return cli("export", "--model=lenet5", f"--weights={weights}", *flags, cwd=work)
-
-
-def test_main_job_reaches_its_accuracy(job):
-    assert job[2] >= 0.97
 
 
 # --- SavedModel ---------------------------------------------------------------------------
@@ -63,6 +60,8 @@ def served(job):
     return job[0] / "savedmodels" / "lenet5" / "1"
 
 
+@pytest.mark.allow_slow("the module's first test: trains the main job (if no test of its group "
+                        "has) and exports the SavedModel the others read")
 def test_savedmodel_signatures_and_versions(job, served):
     work = job[0]
     shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", str(served), "--all"],
@@ -190,6 +189,8 @@ def _ops(path):
     return tflite.op_names(pathlib.Path(path).read_bytes())
 
 
+@pytest.mark.allow_slow("sets up the module's report: 8 edge artifacts, each made by a command "
+                        "of its own (4 TFLite quantizations, 4 TFMOT methods), then evaluated")
 def test_tflite_quantizations_keep_the_accuracy(job, report):
     float_accuracy = float(report["none"]["accuracy"])
     assert abs(float_accuracy - job[2]) <= 1 / 450  # LiteRT float32 = Keras (450 test images)

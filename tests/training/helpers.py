@@ -7,8 +7,13 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DIGITS = str(ROOT / "recipes" / "lenet5.py") + ":digits"
+# The xdist group of the tests that use the main job's run (the `digits_job` fixture of
+# tests/conftest.py): one worker trains it once for all of them.
+DIGITS_JOB = pytest.mark.xdist_group("digits_job")
 
 
 def environment(**extra):

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from tests.training.helpers import DIGITS, ROOT, environment, free_ports, start_cli, tail
 
@@ -46,6 +47,7 @@ MIRRORED_VS_DEFAULT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.allow_slow("two trainings of ResNet-18 (mirrored and default) in a process of its own")
 def test_mirrored_follows_default_for_the_same_global_batch(tmp_path):
     done = subprocess.run([sys.executable, "-c", MIRRORED_VS_DEFAULT, DIGITS, str(tmp_path)],
                           cwd=ROOT, env=environment(), capture_output=True, text=True, timeout=300)

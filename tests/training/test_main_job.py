@@ -2,18 +2,21 @@
 
 import json
 import re
-import time
 
-from tests.training.helpers import DIGITS, run_cli, tail
+import pytest
+
+from tests.training.helpers import DIGITS, DIGITS_JOB, run_cli, tail
 
 BUDGET_SECONDS = 180  # the bound for the whole job on the 2-core CPU
 
+# The job's run is trained once for this module and tests/export/test_deployment.py.
+pytestmark = DIGITS_JOB
 
-def test_main_job_reaches_97_percent_and_writes_its_artifacts(tmp_path):
-    workdir = tmp_path / "run"
-    started = time.time()
-    done = run_cli("train", "--recipe", DIGITS, "--workdir", workdir, timeout=2 * BUDGET_SECONDS)
-    elapsed = time.time() - started
+
+@pytest.mark.allow_slow("trains the main job (once for its group, if tests/export has not) "
+                        "and evaluates it through the command line")
+def test_main_job_reaches_97_percent_and_writes_its_artifacts(digits_job):
+    _, workdir, done, elapsed = digits_job
     assert done.returncode == 0, tail(done.stdout + done.stderr)
     printed = re.search(r"Test top-1 ([\d.]+)%", done.stdout)
     assert printed, tail(done.stdout)

@@ -191,7 +191,13 @@ def test_recipe_model_builds_with_its_arguments(name):
     assert model.count_params() > 0
 
 
-@pytest.mark.parametrize("name", STEPPED)
+def _stepped(name):
+    marks = [pytest.mark.allow_slow("Inception-v3's auxiliary classifier, which its recipe "
+                                    "trains, needs the 299x299 input")] if name == "inception_v3" else []
+    return pytest.param(name, marks=marks)
+
+
+@pytest.mark.parametrize("name", [_stepped(n) for n in STEPPED])
 def test_one_step_of_each_training_path(name, synthetic_imagenet, tmp_path):
     """The recipe as written (optimizer, schedule, EMA, augmentation, loss, model kwargs), on
     4 synthetic images at a tiny size: one training step, one evaluation step, all artifacts."""
