@@ -89,8 +89,10 @@ def ready_to_quantize(model, name):
     return redraw_kernels(model)
 
 
-# The attention layers of these families are theirs alone, though their module is ResNet's.
-DISTINCT_OPS = ("eca_resnet18", "cbam_resnet18")
+# Layers of these families are theirs alone, though their module is another family's: the
+# attention layers of ECA and CBAM (ResNet's module), the scaled residual branch (Rescaling)
+# of Inception-ResNet (Inception's).
+DISTINCT_OPS = ("eca_resnet18", "cbam_resnet18", "inception_resnet_v1")
 
 
 # Between them, every kind of layer with weights: convolutions plain and grouped (RegNetX),
