@@ -182,7 +182,7 @@ class ReferenceProcess:
             line = ""
         if not line:
             why = (f"no answer within {timeout} s" if line is None
-                   else f"the process ended (exit {self.child.poll()})")
+                   else f"the process ended (exit {self._exit_status()})")
             self.close()
             raise RuntimeError(f"{why}:\n{self._log_tail()}")
         answer = json.loads(line)
@@ -196,6 +196,13 @@ class ReferenceProcess:
             [sys.executable, "-m", "keras_backbones.parity", "--serve"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, text=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+    def _exit_status(self):
+        """The exit status of a child whose output has closed (it may still be exiting)."""
+        try:
+            return self.child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            return None
 
     def _log_tail(self):
         self.log.seek(0)
