@@ -51,6 +51,12 @@ def reference_params(name, kwargs=None):
     return None
 
 
+def registered_variant_row(name):
+    """The params.tsv row of a registered variant: listed by its name, or by its name and the
+    default arguments it is registered with."""
+    return reference_params(name) or reference_params(name, registry.get_spec(name).kwargs)
+
+
 def families():
     """{family: [variant names in registration order]}."""
     out = {}
@@ -129,7 +135,7 @@ def module_representatives():
 
 
 def _reference_count(name):
-    row = reference_params(name) or reference_params(name, registry.get_spec(name).kwargs)
+    row = registered_variant_row(name)
     return (row or {}).get("params") or registry.get_spec(name).paper_params or 0
 
 

@@ -30,7 +30,7 @@ FORWARD_CASES = [(name, policy) for name in ALL for policy in ("float32", "mixed
 
 def assert_reference_count(name, model):
     spec = registry.get_spec(name)
-    row = support.reference_params(name) or support.reference_params(name, spec.kwargs)
+    row = support.registered_variant_row(name)
     assert row is not None, f"{name} is not in params.tsv"
     count = stats.trainable_params(model)
     if row["params"] is not None:
