@@ -62,6 +62,15 @@ def _as_dict(config):
     return dict(config)
 
 
+def _is_range(pair, upper):
+    """(low, high) numbers with 0 < low <= high <= upper, high finite."""
+    try:
+        low, high = (float(x) for x in pair)
+    except (TypeError, ValueError):
+        return False
+    return 0.0 < low <= high <= upper and high < math.inf
+
+
 def resolve(augment=None, defaults=None):
     """The full augment config: DEFAULTS, then a source's `augment_defaults`, then `augment`.
     An unknown field or an out-of-range value is a ValueError naming it."""
@@ -78,14 +87,14 @@ def resolve(augment=None, defaults=None):
     if not isinstance(config["pad_crop"], int) or config["pad_crop"] < 0:
         raise ValueError("augment.pad_crop must be a number of pixels >= 0; "
                          f"got {config['pad_crop']!r}.")
-    for key in ("mixup_alpha", "cutmix_alpha"):
-        if float(config[key]) < 0.0:
-            raise ValueError(f"augment.{key} must be >= 0 (0 is off); got {config[key]!r}.")
-    if config["crop_scale"]:
-        low, high = config["crop_scale"]
-        if not 0.0 < low <= high <= 1.0:
-            raise ValueError("augment.crop_scale must be (low, high) with 0 < low <= high <= 1; "
-                             f"got {config['crop_scale']!r}.")
+    for key in ("mixup_alpha", "cutmix_alpha"):  # written so that NaN fails too
+        if not 0.0 <= float(config[key]) < math.inf:
+            raise ValueError(f"augment.{key} must be a finite number >= 0 (0 is off); "
+                             f"got {config[key]!r}.")
+    for key, upper in (("crop_scale", 1.0), ("crop_ratio", math.inf)):
+        if config[key] and not _is_range(config[key], upper):
+            raise ValueError(f"augment.{key} must be (low, high) with 0 < low <= high "
+                             f"{'<= 1' if upper == 1.0 else 'finite'}; got {config[key]!r}.")
     if config["randaugment"]:
         given_ra = {} if config["randaugment"] is True else _as_dict(config["randaugment"])
         unknown = sorted(set(given_ra) - set(RANDAUGMENT_DEFAULTS))
@@ -96,6 +105,12 @@ def resolve(augment=None, defaults=None):
         if not 0.0 <= config["randaugment"]["magnitude"] <= 10.0:
             raise ValueError("augment.randaugment.magnitude is on timm's 0..10 scale; got "
                              f"{config['randaugment']['magnitude']!r}.")
+        if not 0.0 <= config["randaugment"]["magnitude_std"] < math.inf:
+            raise ValueError("augment.randaugment.magnitude_std must be a finite number >= 0; "
+                             f"got {config['randaugment']['magnitude_std']!r}.")
+        layers = config["randaugment"]["num_layers"]
+        if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
+            raise ValueError(f"augment.randaugment.num_layers must be an integer >= 1; got {layers!r}.")
     else:
         config["randaugment"] = None
     return config

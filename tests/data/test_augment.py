@@ -1,6 +1,8 @@
 """Batch augmentation: mixed labels sum to 1 and equal the mixing ratio / pasted area,
 label smoothing, random erasing's box, RandAugment's output, config errors."""
 
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -101,3 +103,16 @@ def test_config_errors():
         augment.resolve({"random_erasing": 1.5})
     assert augment.resolve({"randaugment": {"magnitude": 9}})["randaugment"] == {
         "num_layers": 2, "magnitude": 9, "magnitude_std": 0.0}
+
+
+@pytest.mark.parametrize("field", [
+    {"mixup_alpha": math.inf}, {"cutmix_alpha": math.nan}, {"cutmix_alpha": -0.2},
+    {"crop_ratio": (3 / 4, math.inf)}, {"crop_ratio": (0.0, 1.0)}, {"crop_ratio": (2.0, 1.0)},
+    {"crop_ratio": (math.nan, 1.0)}, {"crop_scale": (0.08, math.nan)},
+    {"label_smoothing": math.nan}, {"randaugment": {"magnitude": math.nan}},
+    {"randaugment": {"magnitude_std": math.inf}}, {"randaugment": {"num_layers": 0}},
+], ids=lambda field: "-".join(f"{k}={v}" for k, v in field.items()))
+def test_values_that_cannot_augment_are_named(field):
+    (name,) = field
+    with pytest.raises(ValueError, match=rf"augment\.{name}"):
+        augment.resolve(field)
