@@ -8,11 +8,11 @@ the result on disk, keyed by the package's source, so a change to any builder re
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import hashlib
 import json
 import os
 import pathlib
-import tempfile
 from typing import Any, Callable, Mapping, Optional, Tuple
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -70,11 +70,29 @@ def register_model(name, *, family, paper, reference, preprocessing=Preprocessin
         if doc is not None:
             constructor.__doc__ = doc.format(name=name, reference=f"{reference[0]} {reference[1]}",
                                              summary=(constructor.__doc__ or "").strip())
-        _REGISTRY[name] = ModelSpec(name=name, family=family, builder=constructor, kwargs=kwargs,
+        public = _public_constructor(name, constructor)
+        _REGISTRY[name] = ModelSpec(name=name, family=family, builder=public, kwargs=kwargs,
                                     paper=paper, reference=tuple(reference),
                                     preprocessing=preprocessing, paper_params=paper_params)
-        return constructor
+        return public
     return decorate
+
+
+def _public_constructor(variant, constructor):
+    """`constructor` as users call it: with keras.applications' `name=` (the Keras model's
+    name; its layers keep theirs, which weights files use), and refusing a classifier or
+    pooling with features_only=True, which would be ignored (only here, where the caller's own
+    arguments are seen, is include_top=True told from its default)."""
+    @functools.wraps(constructor)
+    def build(*args, name=None, **kwargs):
+        from keras_backbones.models import _builder
+
+        _builder.check_features_only(variant, kwargs)
+        if name is None:
+            return constructor(*args, **kwargs)
+        _builder.check_name(variant, name)
+        return _builder.renamed(constructor(*args, **kwargs), name)
+    return build
 
 
 def _ensure_loaded():
@@ -98,11 +116,12 @@ def list_models(pattern="*", family=None):
             if fnmatch.fnmatch(n, pattern) and (family is None or s.family == family)]
 
 
-def create_model(name, weights=None, **overrides):
+def create_model(name, /, weights=None, **overrides):
     """Builds a registered variant: `create_model("resnet50", classes=10)`.
 
     `weights` is None or a local file in the portable format (see `keras_backbones.weights`).
-    `features_only=True` returns a model whose outputs are the feature maps at each stride.
+    `features_only=True` returns a model whose outputs are the feature maps at each stride
+    (include_top=True or a pooling with it is an error). `name=` names the Keras model.
     """
     return get_spec(name).build(weights=weights, **overrides)
 
@@ -132,12 +151,11 @@ def _read_cache(path):
 
 
 def _write_cache(path, stats):
+    from keras_backbones import weights
+
+    text = json.dumps(stats, indent=1, sort_keys=True).encode()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(stats, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        weights.write_atomic(path, lambda f: f.write(text))
     except OSError:
         pass  # a read-only home only costs a recount next time
 

@@ -5,7 +5,9 @@ The portable format is one `.npz` file (NumPy's zip of arrays, no pickle): the w
 format version and the Keras that wrote it. Layer names are deterministic in every builder,
 so a file written by a model built under Keras 3 loads into the same model built under
 tf-keras (for TFMOT), and loading checks every name and shape: a missing weight, an unused
-one or a shape mismatch is an error that lists them, never a silent partial load.
+one or a shape mismatch is an error that lists them, never a silent partial load. So is a
+value that is no real number: a tensor of ints or bools (a file cast to int8 would load as
+zeros), NaN or inf; float16, bfloat16 and float64 tensors load, cast to the weight's dtype.
 
 Reference checkpoints (torchvision, timm, official repositories) are state dicts, read from
 `.safetensors` with safetensors' NumPy API (no torch needed) or from `.pth`/`.pt`/`.bin` with
@@ -13,9 +15,15 @@ torch. Each family module holds a `CHECKPOINTS` table, {source: CheckpointMap}, 
 its Keras layers in the reference's terms; the tensors then convert by layer type (conv OIHW
 -> HWIO, depthwise -> HWCM, linear transposed, BatchNorm's four tensors) with the same
 all-or-nothing checks as the portable format.
+
+Every file the package writes goes through `write_atomic` (whole or not at all, with the
+permissions that the umask gives a new file, a full disk one clear error: `apply_umask`,
+`reporting_full_disk`, which the SavedModel export and the checkpoints use too).
 """
 
+import contextlib
 import dataclasses
+import errno
 import json
 import os
 import re
@@ -24,6 +32,7 @@ import tempfile
 import zipfile
 from typing import Callable, Mapping, Optional, Tuple, Union
 
+import ml_dtypes
 import numpy as np
 
 from keras_backbones.backend import KERAS_VERSION, LEGACY_KERAS
@@ -58,20 +67,77 @@ def save_weights(model, path):
 
 def write_atomic(path, write):
     """Calls write(binary file) on a temporary file beside `path`, then renames it into
-    place: a reader never sees half a file, and a failure leaves what was there."""
+    place: a reader never sees half a file, and a failure (a full disk: one clear error, see
+    `reporting_full_disk`) leaves what was there. The file gets the permissions of a normally
+    created one (`apply_umask`)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}-")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with reporting_full_disk(path), os.fdopen(fd, "wb") as f:
             write(f)
+        apply_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     return path
+
+
+def apply_umask(path):
+    """Gives `path`, a file or a directory and everything in it, the permissions that the
+    process's umask gives a new one (0644 and 0755 under umask 022). mkstemp and mkdtemp,
+    which stage every write, make them private (0600, 0700): a reader running as another
+    user (TF Serving) could not open them."""
+    mask = _umask()
+    if not os.path.isdir(path):
+        os.chmod(path, 0o666 & ~mask)
+        return
+    for directory, _, files in os.walk(path):
+        os.chmod(directory, 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(directory, name), 0o666 & ~mask)
+
+
+def _umask():
+    """The process's umask, from /proc where there is one: os.umask reads it only by setting
+    it, and a file that another thread creates meanwhile gets the one set."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration):
+        mask = os.umask(0o077)  # the most private meanwhile
+        os.umask(mask)
+        return mask
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def reporting_full_disk(path):
+    """Reraises a full disk or quota while `path` is written (an OSError, or the
+    ResourceExhaustedError of TensorFlow's own writers) as one OSError that names it, not a
+    traceback from deep in a writer."""
+    try:
+        yield
+    except Exception as error:
+        if not _is_disk_full(error):
+            raise
+        raise OSError(errno.ENOSPC, f"No space left on device to write {path}: free some "
+                                    "space, or write elsewhere.") from None
+
+
+def _is_disk_full(error):
+    if isinstance(error, OSError):
+        return error.errno in _DISK_FULL
+    import tensorflow as tf
+
+    # TensorFlow reports ENOSPC and EDQUOT as RESOURCE_EXHAUSTED with the C library's text.
+    return isinstance(error, tf.errors.ResourceExhaustedError) and any(
+        os.strerror(code) in error.message for code in _DISK_FULL)
 
 
 def read_weights(path):
@@ -119,14 +185,18 @@ def load_weights(model, path, *, variant=None, source=None):
     mismatched = [f"{key}: file {arrays[key].shape} vs model {tuple(targets[key].shape)}"
                   for key in set(targets) & set(arrays)
                   if tuple(arrays[key].shape) != tuple(targets[key].shape)]
-    if missing or unused or mismatched:
+    # Checked as they would be assigned: a float64 beyond float32's range is an inf too.
+    values = {key: _as_weight(arrays[key], targets[key])
+              for key in set(targets) & set(arrays)}
+    unusable = _unusable(values)
+    if missing or unused or mismatched or any(items for _, items in unusable):
         other_model = meta.get("model") != model.name
         raise _refusal(f"Cannot load {os.fspath(path)} into {model.name}", [
             ("model weights not in the file", missing),
             ("file weights not in the model", unused),
-            ("shape mismatches", mismatched)],
+            ("shape mismatches", mismatched), *unusable],
             hint=other_model and f"the file holds weights of {meta.get('model')!r}")
-    return _assign(model, arrays)
+    return _assign(model, values)
 
 
 def _refusal(what, sections, hint=None):
@@ -138,9 +208,43 @@ def _refusal(what, sections, hint=None):
 
 def _assign(model, arrays):
     for key, weight in _model_arrays(model).items():
-        weight.assign(arrays[key].astype(weight.dtype.name if hasattr(weight.dtype, "name")
-                                         else weight.dtype))
+        weight.assign(_as_weight(arrays[key], weight))
     return model
+
+
+def _is_float(dtype):
+    """Whether arrays of `dtype` hold real numbers: float16/32/64, and the bfloat16 and float8
+    of ml_dtypes (which safetensors returns)."""
+    try:
+        ml_dtypes.finfo(dtype)
+    except ValueError:  # ints, bools, complex, raw bytes: "not inexact"
+        return False
+    return np.dtype(dtype).kind != "c"
+
+
+def _as_weight(array, weight):
+    """`array` in `weight`'s dtype; left as it is where it holds no real numbers, for
+    `_unusable` to name."""
+    if not _is_float(array.dtype):
+        return array
+    with np.errstate(over="ignore"):  # an overflow becomes an inf, which _unusable names
+        return array.astype(weight.dtype.name if hasattr(weight.dtype, "name") else weight.dtype)
+
+
+def _unusable(arrays):
+    """The refusal sections of the arrays ({name: array}) that cannot be weights: not real
+    numbers (a checkpoint cast to int8 or bool would load as zeros and ones), or holding NaN
+    or inf."""
+    not_float, not_finite = [], []
+    for name, array in arrays.items():
+        if not _is_float(array.dtype):
+            not_float.append(f"{name} ({array.dtype})")
+            continue
+        finite = np.isfinite(array)
+        if not finite.all():
+            not_finite.append(f"{name} ({finite.size - np.count_nonzero(finite)} of "
+                              f"{finite.size} values)")
+    return [("tensors not floating point", not_float), ("tensors with NaN or inf", not_finite)]
 
 
 # --- Reference checkpoints --------------------------------------------------------------------
@@ -200,8 +304,9 @@ def read_checkpoint(path):
     else:
         tensors = _read_torch(path)
     tensors = {re.sub(r"^module\.", "", key): value for key, value in tensors.items()}
-    return {key: np.asarray(value, dtype=np.float32) if np.issubdtype(value.dtype, np.floating)
-            else np.asarray(value) for key, value in tensors.items()}
+    with np.errstate(over="ignore"):  # an overflow becomes an inf, which import_checkpoint names
+        return {key: np.asarray(value, dtype=np.float32) if _is_float(value.dtype)
+                else np.asarray(value) for key, value in tensors.items()}
 
 
 def _read_torch(path):
@@ -364,14 +469,15 @@ def import_checkpoint(model, path, *, variant=None, source=None):
     unused = {name for name in set(tensors) - used if not IGNORED_TENSORS.fullmatch(name)}
     if not any(layer.name == "logits" for layer in model.layers):  # built without its top
         unused = {name for name in unused if not name.startswith(cmap.head)}
-    if unused or unfilled or mismatched:
+    unusable = _unusable({name: tensors[name] for name in used})
+    if unused or unfilled or mismatched or any(items for _, items in unusable):
         other_classes = any(m.startswith("logits") for m in mismatched)
         raise _refusal(
             f"Cannot import {os.fspath(path)} into {model.name} (as {variant}, "
             f"{source or 'its reference'} names)", [
                 ("model weights not filled", unfilled),
                 ("checkpoint tensors not used", unused),
-                ("mismatches", mismatched)],
+                ("mismatches", mismatched), *unusable],
             hint=other_classes and "the classifier differs: build with the checkpoint's number "
                                    "of classes, or include_top=False")
     return arrays

@@ -19,15 +19,21 @@ The data config that `load(config, split)` reads (an `ml_collections.ConfigDict`
                       write them (1..1000); subtract 1                  (default False)
     num_classes       tfrecords: the number of classes (required there: TFRecords do not say);
                       elsewhere an optional check against what the source reports
+    class_names       the training split's class names, which `train` records in recipe.json:
+                      a split whose classes differ (other names, or another order) is an error
+                      naming the difference, as labels would shift
     test_fraction     digits: the held-out share of the fixed stratified split (default 0.25)
 
 `load(config, "train")` and `load(config, "eval")` are what the train loop calls; any other
 split name is read as given.
+
+A source has at least two classes (one class would be "100%" accurate whatever the model
+learns). Sources that decode files skip corrupt images: `skipped_images(source)` names them.
 """
 
 import dataclasses
 import os
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -44,7 +50,7 @@ class Source:
     dataset: (uint8 [H, W, C], int32 scalar) examples. num_examples: None where unknown.
     skipped: for sources that decode files, a counter of the corrupt images skipped so far,
         over all passes (`int(source.skipped)`; it also counts images being decoded at the
-        moment it is read, so read it between epochs).
+        moment it is read, so read it between epochs). `skipped_images(source)` names them.
     augment_defaults: training-augmentation settings that suit these images better than the
         ImageNet defaults (digits: no random resized crop, no flip); a recipe's `augment`
         config overrides them.
@@ -57,6 +63,17 @@ class Source:
     name: str
     skipped: Optional[tf.Variable] = None
     augment_defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # What `skipped_images` reads: the names of the images whose decoding began and did not
+    # end (a table), and name -> whether that image decodes (to set aside the ones that were
+    # only being decoded, or were cancelled, when the table was read).
+    suspects: Optional[Any] = None
+    decodes: Optional[Callable[[str], bool]] = None
+
+    def __post_init__(self):
+        if self.num_classes < 2:
+            names = f" ({', '.join(map(repr, self.class_names))})" if self.class_names else ""
+            raise ValueError(f"{self.name}: {self.num_classes} class{names}; a classifier needs "
+                             "at least 2 (one class is 100% accurate whatever it learns).")
 
 
 # --- digits -------------------------------------------------------------------------------
@@ -85,31 +102,55 @@ def digits(split, *, test_fraction=0.25, seed=DIGITS_SPLIT_SEED):
 
 # --- decoding files -------------------------------------------------------------------------
 
-def _decoder(skipped):
-    """(encoded bytes, label) -> (uint8 [H, W, 3], label), counting failures in `skipped`.
+def _decoder(skipped, suspects):
+    """(encoded bytes, label, name) -> (uint8 [H, W, 3], label), counting failures in
+    `skipped` and keeping their names in `suspects`.
 
     A corrupt file makes decode_image fail; the map that follows is wrapped in
-    `ignore_errors`, which drops the example. The counter is raised before decoding and
-    lowered once decoding succeeded, so what remains counts the dropped ones."""
-    def decode(encoded, label):
-        with tf.control_dependencies([skipped.assign_add(1)]):
+    `ignore_errors`, which drops the example. The counter is raised and the name entered
+    before decoding, and both undone once decoding succeeded, so what remains is the dropped
+    ones (and those being decoded, or cancelled, at the moment)."""
+    def decode(encoded, label, name):
+        names = name[None]  # the table's ops take a batch of keys
+        entered = suspects.insert(names, tf.ones_like(names, tf.int64))
+        with tf.control_dependencies([skipped.assign_add(1), entered]):
             image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
         with tf.control_dependencies([image]):
-            done = skipped.assign_sub(1)
-        with tf.control_dependencies([done]):
+            done = [skipped.assign_sub(1), suspects.remove(names)]
+        with tf.control_dependencies(done):
             return tf.identity(image), label
     return decode
 
 
-def _skip_counter():
-    """A host-side int64 counter. Built as a plain ResourceVariable rather than through
-    tf.Variable, which a distribution strategy's scope would turn into per-device copies (on
-    accelerators), out of reach of the input pipeline that runs on the host CPU."""
+def _skip_log():
+    """A host-side int64 counter and string set. The counter is a plain ResourceVariable
+    rather than a tf.Variable, which a distribution strategy's scope would turn into
+    per-device copies (on accelerators), out of reach of the input pipeline that runs on the
+    host CPU."""
     from tensorflow.python.ops import resource_variable_ops
 
     with tf.init_scope(), tf.device("/cpu:0"):
-        return resource_variable_ops.ResourceVariable(0, dtype=tf.int64, trainable=False,
-                                                      name="skipped_images")
+        counter = resource_variable_ops.ResourceVariable(0, dtype=tf.int64, trainable=False,
+                                                         name="skipped_images")
+        names = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, default_value=0)
+    return counter, names
+
+
+def _decodes(encoded):
+    try:
+        tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        return True
+    except tf.errors.InvalidArgumentError:
+        return False
+
+
+def skipped_images(source):
+    """The corrupt images `source` skipped so far (sorted names: file paths, or
+    "FILE[RECORD]" in TFRecords); [] for sources that decode nothing."""
+    if source.suspects is None:
+        return []
+    names = sorted(name.decode() for name in source.suspects.export()[0].numpy())
+    return [name for name in names if not source.decodes(name)]
 
 
 def _check_labels(num_classes, where):
@@ -124,13 +165,14 @@ def _check_labels(num_classes, where):
 
 
 def _decoded(dataset, num_classes, where):
-    """Decodes (bytes, int32 label) pairs, skipping corrupt images, then checks labels."""
-    skipped = _skip_counter()
-    dataset = dataset.map(_decoder(skipped), num_parallel_calls=tf.data.AUTOTUNE)
+    """Decodes (bytes, int32 label, name) examples, skipping corrupt images, then checks
+    labels. Returns the dataset and Source's skipped and suspects."""
+    skipped, suspects = _skip_log()
+    dataset = dataset.map(_decoder(skipped, suspects), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.ignore_errors()
     # After ignore_errors, so that a bad label stops the job instead of vanishing.
     dataset = dataset.map(_check_labels(num_classes, where), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset, skipped
+    return dataset, skipped, suspects
 
 
 # --- TFRecords ------------------------------------------------------------------------------
@@ -159,16 +201,28 @@ def tfrecords(file_pattern, *, one_based_labels=False, num_classes=None, shuffle
         example = tf.io.parse_single_example(record, FEATURES)
         return example["image/encoded"], tf.cast(example["image/class/label"] - offset, tf.int32)
 
+    def named_records(file):  # (record, "FILE[INDEX]"): what names a corrupt image
+        return tf.data.TFRecordDataset(file).enumerate().map(
+            lambda index, record: (record, tf.strings.join(
+                [file, "[", tf.strings.as_string(index), "]"])))
+
+    def decodes(name):
+        file, index = name[:-1].rsplit("[", 1)
+        record = next(iter(tf.data.TFRecordDataset(file).skip(int(index))))
+        return _decodes(parse(record)[0])
+
     files_ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_files:
         # Seeded: a new file order every pass, the same sequence of orders on every run.
         files_ds = files_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    records = files_ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 16),
+    records = files_ds.interleave(named_records, cycle_length=min(len(files), 16),
                                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    records = records.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset, skipped = _decoded(records, num_classes, f"tfrecords {file_pattern}")
+    records = records.map(lambda record, name: (*parse(record), name),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    dataset, skipped, suspects = _decoded(records, num_classes, f"tfrecords {file_pattern}")
     return Source(dataset=dataset, num_classes=num_classes, num_examples=None, class_names=None,
-                  name=f"tfrecords:{file_pattern}", skipped=skipped)
+                  name=f"tfrecords:{file_pattern}", skipped=skipped, suspects=suspects,
+                  decodes=decodes)
 
 
 # --- class-per-folder images ----------------------------------------------------------------
@@ -191,12 +245,19 @@ def image_folder(directory):
     if not paths:
         raise ValueError(f"image_folder: no images ({', '.join(IMAGE_EXTENSIONS)}) in the class "
                          f"directories of {directory!r}.")
+    found = set(labels)
+    empty = [name for label, name in enumerate(class_names) if label not in found]
+    if empty:  # a class the model could never learn, that would still take an output
+        raise ValueError(f"image_folder: the class directories {', '.join(map(repr, empty))} of "
+                         f"{directory!r} hold no images ({', '.join(IMAGE_EXTENSIONS)}); add "
+                         "images or remove them.")
     files = tf.data.Dataset.from_tensor_slices((paths, np.array(labels, np.int32)))
-    files = files.map(lambda path, label: (tf.io.read_file(path), label),
+    files = files.map(lambda path, label: (tf.io.read_file(path), label, path),
                       num_parallel_calls=tf.data.AUTOTUNE)
-    dataset, skipped = _decoded(files, len(class_names), f"image_folder {directory}")
+    dataset, skipped, suspects = _decoded(files, len(class_names), f"image_folder {directory}")
     return Source(dataset=dataset, num_classes=len(class_names), num_examples=len(paths),
-                  class_names=class_names, name=f"folder:{directory}", skipped=skipped)
+                  class_names=class_names, name=f"folder:{directory}", skipped=skipped,
+                  suspects=suspects, decodes=lambda path: _decodes(tf.io.read_file(path)))
 
 
 # --- TFDS -----------------------------------------------------------------------------------
@@ -261,7 +322,8 @@ def load(config, split):
         split = get("eval_split", None) or EVAL_SPLIT[kind]
     path = get("path", None)
     path = os.path.expanduser(path) if path else path
-    num_classes = get("num_classes", None)
+    class_names = list(get("class_names", None) or ())
+    num_classes = get("num_classes", None) or len(class_names)
     if kind != "digits" and not path:
         raise ValueError(f"data.source={kind!r} needs data.path "
                          f"({'the data_dir' if kind == 'tfds' else 'where the files are'}).")
@@ -283,4 +345,22 @@ def load(config, split):
     if num_classes and source.num_classes != num_classes:
         raise ValueError(f"data.num_classes={num_classes} but {source.name} has "
                          f"{source.num_classes} classes.")
+    if class_names and source.class_names is not None:
+        _check_class_names(source, class_names)
     return source
+
+
+def _check_class_names(source, expected):
+    """Labels are indices into the class list: a split with other classes, or the same in
+    another order, would shift them."""
+    names = [str(name) for name in source.class_names]
+    expected = [str(name) for name in expected]
+    if names == expected:
+        return
+    lacks = ", ".join(repr(name) for name in expected if name not in names)
+    extra = ", ".join(repr(name) for name in names if name not in expected)
+    difference = "; ".join(part for part in (lacks and f"lacks {lacks}",
+                                             extra and f"has {extra}") if part)
+    difference = difference or "has the classes in another order"
+    raise ValueError(f"{source.name} {difference}: its classes must be the training split's "
+                     f"(data.class_names: {', '.join(expected)}), or its labels would shift.")

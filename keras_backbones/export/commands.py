@@ -3,6 +3,7 @@
     keras-backbones export --model lenet5 --weights runs/lenet5_digits/weights.npz
         [--format savedmodel|tflite|onnx] [--quantize none|float16|dynamic|int8] [--int8_io]
         [--labels FILE] [--version N] [--overwrite] [--top_k K] [--out PATH]
+        [--max_image_pixels P] [--max_aspect_ratio R] [--max_batch_size N]
     keras-backbones optimize --method qat|prune|pqat|cluster --model lenet5 --weights ...
         [--sparsity 0.5] [--clusters 16] [--finetune_epochs 3] [--out PATH]
     keras-backbones evaluate-tflite ARTIFACT [ARTIFACT ...] [--report STEM]
@@ -32,6 +33,16 @@ flags.DEFINE_integer("version", None, "export --format savedmodel: the version d
 flags.DEFINE_boolean("overwrite", False, "export: replace an existing version.")
 flags.DEFINE_integer("top_k", 5, "export --format savedmodel: how many classes the top-k "
                      "outputs hold.")
+# The SavedModel's serving limits (savedmodel.MAX_*: tests check the defaults agree; that
+# module imports TensorFlow, which the command line loads only when a command needs it).
+SERVING_LIMITS = ("max_image_pixels", "max_aspect_ratio", "max_batch_size")
+flags.DEFINE_integer("max_image_pixels", 89_478_485, "export --format savedmodel: the most "
+                     "pixels (height x width, read from a file's header before decoding) an "
+                     "image of a request may have; Pillow's MAX_IMAGE_PIXELS.", lower_bound=1)
+flags.DEFINE_float("max_aspect_ratio", 20, "export --format savedmodel: the largest long side "
+                   "/ short side of an image of a request.", lower_bound=1)
+flags.DEFINE_integer("max_batch_size", 64, "export --format savedmodel: the most images in "
+                     "one request.", lower_bound=1)
 flags.DEFINE_string("base_dir", "savedmodels", "export --format savedmodel: the TF Serving "
                     "base path (models.config is written there).")
 flags.DEFINE_string("out", None, "export tflite/onnx, optimize: the artifact's path (default "
@@ -74,12 +85,15 @@ def export(args):
                          f"got {FLAGS.quantize!r}.")
     if FLAGS.format != "tflite" and (FLAGS.quantize != "none" or FLAGS.int8_io):
         raise ValueError("--quantize and --int8_io apply to --format tflite only.")
+    if FLAGS.format != "savedmodel" and any(FLAGS[name].present for name in SERVING_LIMITS):
+        raise ValueError(f"--{', --'.join(SERVING_LIMITS)} apply to --format savedmodel only.")
     item = _deployable()
     if FLAGS.format == "savedmodel":
         from keras_backbones.export import savedmodel
 
         path = savedmodel.export(item, FLAGS.base_dir, version=FLAGS.version,
-                                 overwrite=FLAGS.overwrite, top_k=FLAGS.top_k)
+                                 overwrite=FLAGS.overwrite, top_k=FLAGS.top_k,
+                                 **{name: FLAGS[name].value for name in SERVING_LIMITS})
         print(f"Wrote {path} (signatures {savedmodel.IMAGES_SIGNATURE}, "
               f"{savedmodel.ENCODED_SIGNATURE}; warmup requests) and "
               f"{os.path.join(FLAGS.base_dir, savedmodel.MODELS_CONFIG)}.")

@@ -3,22 +3,23 @@ its data.
 
 Everything comes from the weights file and the recipe it was trained with: `train` writes
 `recipe.json` beside `weights.npz`, and that recipe names the model, its arguments, its input
-size and channels, and its data (whose test split evaluates every artifact, and whose training
-split calibrates int8 quantization). A weights file without a recipe (a converted ImageNet
-checkpoint) is exported from the registry's defaults and `--classes`.
+size and channels, its classes (the training split's: the labels) and its data (whose test
+split evaluates every artifact, and whose training split calibrates int8 quantization). A
+weights file without a recipe (a converted ImageNet checkpoint) is exported from the
+registry's defaults and `--classes`. A model with one class warns: its softmax is 1.0 for
+every input.
 """
 
 import dataclasses
 import json
 import os
+import warnings
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
 from keras_backbones import registry
 from keras_backbones.data import preprocessing as prep
-
-RECIPE_FILE = "recipe.json"
 
 
 @dataclasses.dataclass
@@ -94,8 +95,7 @@ def find_recipe(weights_path, recipe_spec=None):
         return recipe_spec  # already a ConfigDict (the command line's --recipe)
     if recipe_spec:
         return recipe_lib.load(recipe_spec)
-    beside = os.path.join(os.path.dirname(os.path.abspath(weights_path)), RECIPE_FILE)
-    return recipe_lib.load(beside) if os.path.isfile(beside) else None
+    return recipe_lib.run_recipe(weights_path)
 
 
 def read_labels(path, num_classes):
@@ -111,6 +111,7 @@ def load(name, weights_path, *, recipe=None, labels_path=None, classes=None):
     """The Deployable of `weights_path`, trained as registered variant `name`."""
     from keras_backbones.data import sources
     from keras_backbones.training import loop
+    from keras_backbones.training import recipe as recipe_lib
 
     spec = registry.get_spec(name)  # an unknown name fails here, with the closest names
     if not weights_path or not os.path.isfile(weights_path):
@@ -121,15 +122,24 @@ def load(name, weights_path, *, recipe=None, labels_path=None, classes=None):
                          f"says so), not {name!r}.")
     class_names = None
     if config is not None:
+        config = recipe_lib.with_recorded_classes(config, weights_path)
         image_size, channels, pre = loop.input_geometry(config)
-        source = sources.load(config.data, "eval")
-        num_classes, class_names = source.num_classes, source.class_names
+        class_names = list(config.data.get("class_names") or ())
+        if class_names:
+            num_classes = len(class_names)
+        else:  # not recorded: the training split's, which the model's outputs are
+            source = sources.load(config.data, "train")
+            num_classes, class_names = source.num_classes, source.class_names
         kwargs = dict(config.model.kwargs.to_dict())
     else:
         pre = spec.preprocessing
         image_size, channels = pre.input_size[:2], pre.input_size[2]
         num_classes = classes or spec.kwargs.get("classes", 1000)
         kwargs = {}
+    if num_classes < 2:
+        warnings.warn(f"{name} has {num_classes} class: its softmax is 1.0 for every input, so "
+                      "its artifacts report 100% accuracy whatever they see; a classifier needs "
+                      "at least 2 classes.", stacklevel=2)
     kwargs.update(classes=num_classes, input_shape=(*image_size, channels))
     model = registry.create_model(name, weights=weights_path, classifier_activation="softmax",
                                   **kwargs)

@@ -172,8 +172,8 @@ def _run(args):
         with open(path + ".json") as f:
             meta = json.load(f)
         artifacts._write_atomic(path + ".json", json.dumps({**meta, **extra}, indent=1).encode())
-    with open(args.out + ".result.json", "w") as f:
-        json.dump({"artifacts": [path for path, _ in outputs], **extra}, f, indent=1)
+    artifacts._write_atomic(args.out + ".result.json", json.dumps(
+        {"artifacts": [path for path, _ in outputs], **extra}, indent=1).encode())
 
 
 def main(argv=None):

@@ -12,12 +12,34 @@ inside the graph, so a client sends plain pixels or files. A string that is not 
 file, or a truncated one, fails the request with INVALID_ARGUMENT and a message naming the
 image; the server goes on.
 
+Limits bound what one request can cost; each is an argument of `export` (and a flag of the
+export command), built into the graph as a constant, so TF Serving enforces it. A request
+over one fails with INVALID_ARGUMENT naming the limit:
+
+    max_image_pixels  89,478,485 (Pillow's MAX_IMAGE_PIXELS): H x W of an image, read from the
+                      PNG's IHDR or the JPEG's SOF header before anything is decoded
+    max_aspect_ratio  20: the long side over the short side
+    max_batch_size    64: images per request; an empty batch is refused too
+
+and float pixels must be finite (NaN or inf is refused). With the aspect ratio bounded, the
+resize-to-cover step makes at most S x 20 S pixels, S = input size / crop_pct (256 x 5,120
+for a 224-pixel model at crop_pct 0.875). Files are decoded one at a time, so an encoded
+request holds at most one decoded image: about 30 bytes a pixel (the RGB bytes, their
+float32 copy, the gray or resized image; 270 MB measured for 3000 x 3000), 2.7 GB at the
+pixel limit: lower --max_image_pixels for a server with less memory per request.
+
 The SavedModel is a plain `tf.Module` of concrete functions: `tf.saved_model.load` reads it
 without keras_backbones or any custom object. A version is written to a hidden temporary
 directory beside its final place and renamed into it: TF Serving, which polls the base path,
-never sees half a model.
+never sees half a model; export refuses to write into a tree TF Serving would read otherwise
+(a file where a directory goes; a numbered entry of savedmodels/<name>/ that is a file, a
+dangling link or "007"). Every file and directory of it gets the permissions that the umask
+gives a new one (0644, 0755 under umask 022), so that a server running as another user reads
+it; a full disk is one error naming the version, and leaves no temporary directory.
 """
 
+import math
+import numbers
 import os
 import re
 import shutil
@@ -34,13 +56,28 @@ ENCODED_SIGNATURE = "serving_encoded"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MODELS_CONFIG = "models.config"
 _VERSION = re.compile(r"[0-9]+")
+MAX_IMAGE_PIXELS = 89_478_485  # Pillow's: a quarter gigabyte as 24-bit RGB
+MAX_ASPECT_RATIO = 20
+MAX_BATCH_SIZE = 64
 
 
 class ServingModule(tf.Module):
     """The model with its preprocessing and the top-k readout, as two serving functions."""
 
-    def __init__(self, deployable, top_k=5):
+    def __init__(self, deployable, top_k=5, *, max_image_pixels=MAX_IMAGE_PIXELS,
+                 max_aspect_ratio=MAX_ASPECT_RATIO, max_batch_size=MAX_BATCH_SIZE):
         super().__init__(name=f"{deployable.name}_serving")
+        input_pixels = deployable.image_size[0] * deployable.image_size[1]
+        for name, value, least in (("max_image_pixels", max_image_pixels, input_pixels),
+                                   ("max_batch_size", max_batch_size, 1)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+                raise ValueError(f"{name} must be an integer of at least {least}; got {value!r}.")
+        if not (isinstance(max_aspect_ratio, numbers.Real) and 1 <= max_aspect_ratio < math.inf):
+            raise ValueError(f"max_aspect_ratio must be a number of at least 1; "
+                             f"got {max_aspect_ratio!r}.")
+        self.max_image_pixels = int(max_image_pixels)
+        self.max_aspect_ratio = float(max_aspect_ratio)
+        self.max_batch_size = int(max_batch_size)
         self.model = deployable.model
         # Keras 3 variables wrap tf.Variables that tf.Module does not find by itself: listed
         # here, the SavedModel's checkpoint holds them.
@@ -66,7 +103,39 @@ class ServingModule(tf.Module):
         return {"probabilities": probabilities, "top_k_indices": indices,
                 "top_k_scores": scores, "top_k_labels": tf.gather(self.labels, indices)}
 
+    def _check_batch(self, inputs):
+        size = tf.shape(inputs)[0]
+        return [_require(size > 0, f"empty batch: send 1 to {self.max_batch_size} images"),
+                _require(size <= self.max_batch_size,
+                         f"{{}} images, over max_batch_size {self.max_batch_size}", size)]
+
+    def _check_size(self, height, width, index=None):
+        """The limits on the size of the images (index None) or of image_bytes[index], checked
+        in order, before any work on the pixels: the first one broken is reported."""
+        where, at = ("images", []) if index is None else ("image_bytes[{}]", [index])
+        short, long = tf.minimum(height, width), tf.maximum(height, width)
+        check = None
+        for condition, template, *values in (
+                (short > 0, "an image needs at least one pixel each way"),
+                (height * width <= self.max_image_pixels,
+                 f"{{}} pixels, over max_image_pixels {self.max_image_pixels}", height * width),
+                # Bounds the resize-to-cover step, which scales the short side to
+                # size / crop_pct: the long side becomes at most max_aspect_ratio times that.
+                (tf.cast(long, tf.float64) <= self.max_aspect_ratio * tf.cast(short, tf.float64),
+                 f"an aspect ratio over max_aspect_ratio {self.max_aspect_ratio:g}")):
+            with tf.control_dependencies([check] if check is not None else []):
+                check = _require(condition, f"{where}: {{}}x{{}}, {template}", *at, height,
+                                 width, *values)
+        return [check]
+
     def _serve_images(self, images):
+        shape = tf.shape(images, out_type=tf.int64)
+        finite = tf.reduce_all(tf.math.is_finite(images), axis=[1, 2, 3])
+        checks = [*self._check_batch(images), *self._check_size(shape[1], shape[2]),
+                  _require(tf.reduce_all(finite), "images[{}] holds NaN or inf: send RGB values "
+                           "on 0..255", tf.reduce_min(tf.where(~finite)))]
+        with tf.control_dependencies(checks):
+            images = tf.identity(images)
         batch = tf.map_fn(self._prepare, images, fn_output_signature=tf.TensorSpec(
             [*self.image_size, self.channels], tf.float32))
         return self._predict(batch)
@@ -77,22 +146,51 @@ class ServingModule(tf.Module):
             header = tf.strings.substr(data, 0, 8)
             is_jpeg = tf.equal(tf.strings.substr(header, 0, 3), b"\xff\xd8\xff")
             is_png = tf.equal(header, b"\x89PNG\r\n\x1a\n")
-            check = tf.debugging.Assert(tf.logical_or(is_jpeg, is_png), [tf.strings.format(
-                "image_bytes[{}] is not a JPEG or PNG file ({} bytes): send the file's bytes, "
-                "not pixels or base64 text", (index, tf.strings.length(data)))])
+            check = _require(tf.logical_or(is_jpeg, is_png),
+                             "image_bytes[{}] is not a JPEG or PNG file ({} bytes): send the "
+                             "file's bytes, not pixels or base64 text", index,
+                             tf.strings.length(data))
             with tf.control_dependencies([check]):
+                height, width = tf.unstack(tf.cond(
+                    is_jpeg, lambda: tf.io.extract_jpeg_shape(data, output_type=tf.int64)[:2],
+                    lambda: _png_size(data, index)), num=2)
+            with tf.control_dependencies(self._check_size(height, width, index)):
                 image = tf.io.decode_image(data, channels=3, expand_animations=False)
             image.set_shape([None, None, 3])
             return self._prepare(tf.cast(image, tf.float32))
 
-        indices = tf.range(tf.shape(image_bytes)[0])
-        batch = tf.map_fn(decode, (indices, image_bytes), fn_output_signature=tf.TensorSpec(
-            [*self.image_size, self.channels], tf.float32))
+        with tf.control_dependencies(self._check_batch(image_bytes)):
+            indices = tf.range(tf.shape(image_bytes)[0])
+        # One image at a time: a request holds at most one decoded image.
+        batch = tf.map_fn(decode, (indices, image_bytes), parallel_iterations=1,
+                          fn_output_signature=tf.TensorSpec([*self.image_size, self.channels],
+                                                            tf.float32))
         return self._predict(batch)
 
     def signatures(self):
         return {IMAGES_SIGNATURE: self.serve_images.get_concrete_function(),
                 ENCODED_SIGNATURE: self.serve_encoded.get_concrete_function()}
+
+
+def _require(condition, template, *values):
+    """An assertion op: where `condition` is false, the request fails with INVALID_ARGUMENT and
+    `template` formatted with `values` ("{}" each)."""
+    return tf.debugging.Assert(condition, [tf.strings.format(template, list(values))])
+
+
+def _png_size(data, index):
+    """[height, width] (int64) from the IHDR chunk that opens every PNG: bytes 16..24 after the
+    signature, big-endian; nothing is decompressed."""
+    header = tf.strings.substr(data, 0, 24)
+    padded = tf.strings.join([header, b"\0" * 24])  # substr past the end would fail
+    check = _require(tf.logical_and(tf.strings.length(header) == 24,
+                                    tf.equal(tf.strings.substr(padded, 12, 4), b"IHDR")),
+                     "image_bytes[{}] is a truncated PNG: its header (IHDR) is missing", index)
+    with tf.control_dependencies([check]):
+        # int32: PNG allows up to 2^31 - 1; a larger value reads negative and is refused.
+        width_height = tf.io.decode_raw(tf.strings.substr(header, 16, 8), tf.int32,
+                                        little_endian=False)
+    return tf.cast(width_height[::-1], tf.int64)
 
 
 def versions(model_dir):
@@ -103,12 +201,29 @@ def versions(model_dir):
                   if _VERSION.fullmatch(d) and os.path.isdir(os.path.join(model_dir, d)))
 
 
+def _check_tree(base_dir, model_dir):
+    """Refuses a tree TF Serving would read otherwise than export writes it: a file where a
+    directory goes, or a numbered entry of savedmodels/<name>/ that is no version directory
+    named by its number (a file, a dangling link, "007": all versions to TF Serving)."""
+    for path in (base_dir, model_dir):
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise ValueError(f"{path} is a file: savedmodels/<name>/<version>/ needs a "
+                             "directory there.")
+    for entry in os.listdir(model_dir) if os.path.isdir(model_dir) else ():
+        path = os.path.join(model_dir, entry)
+        if _VERSION.fullmatch(entry) and (entry != str(int(entry)) or not os.path.isdir(path)):
+            raise ValueError(f"{path} is no version directory, but TF Serving takes it for "
+                             f"version {int(entry)}: move it out of {model_dir}.")
+
+
 def export(deployable, base_dir="savedmodels", *, version=None, overwrite=False, top_k=5,
-           name=None):
+           name=None, **limits):
     """Writes savedmodels/<name>/<version>/ (the next version by default) and refreshes
-    base_dir/models.config; returns the version's path."""
+    base_dir/models.config; returns the version's path. limits: ServingModule's
+    max_image_pixels, max_aspect_ratio and max_batch_size."""
     name = name or deployable.name
     model_dir = os.path.join(base_dir, name)
+    _check_tree(base_dir, model_dir)
     existing = versions(model_dir)
     if version is None:
         version = (existing[-1] + 1) if existing else 1
@@ -118,12 +233,14 @@ def export(deployable, base_dir="savedmodels", *, version=None, overwrite=False,
     if os.path.exists(final) and not overwrite:
         raise ValueError(f"{final} exists: pass --overwrite to replace version {version}, or "
                          f"leave --version out to write version {existing[-1] + 1}.")
+    module = ServingModule(deployable, top_k=top_k, **limits)  # bad limits: before any write
     os.makedirs(model_dir, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir)  # TF Serving skips it
     try:
-        module = ServingModule(deployable, top_k=top_k)
-        tf.saved_model.save(module, staging, signatures=module.signatures())
-        write_warmup(os.path.join(staging, WARMUP_FILE), name, deployable)
+        with weights.reporting_full_disk(final):
+            tf.saved_model.save(module, staging, signatures=module.signatures())
+            write_warmup(os.path.join(staging, WARMUP_FILE), name, deployable)
+        weights.apply_umask(staging)  # mkdtemp's 0700: TF Serving may run as another user
         _replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

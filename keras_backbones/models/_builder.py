@@ -7,7 +7,7 @@ import re
 import textwrap
 
 from keras_backbones import initializers
-from keras_backbones.backend import keras
+from keras_backbones.backend import LEGACY_KERAS, keras
 from keras_backbones.layers import AveragePooling2D, PaddedMaxPooling2D
 
 POOLINGS = (None, "avg", "max")
@@ -28,6 +28,35 @@ def check_arguments(name, *, include_top, classes, pooling, weights=None):
         raise ValueError(f"{name}: `pooling` must be one of None, 'avg' or 'max'; got {pooling!r}.")
     if weights is not None and not isinstance(weights, (str, bytes)) and not hasattr(weights, "__fspath__"):
         raise ValueError(f"{name}: `weights` must be None or a path to a weights file; got {weights!r}.")
+
+
+def check_features_only(name, given):
+    """A ValueError where `given` (a constructor's keyword arguments, as passed) asks for a
+    classifier or pooling with features_only=True, which returns the bare feature maps."""
+    if not given.get("features_only"):
+        return
+    head = [f"{argument}={given[argument]!r}" for argument in ("include_top", "pooling")
+            if given.get(argument)]
+    if head:
+        raise ValueError(f"{name}: features_only=True returns the feature maps, without a "
+                         f"classifier or pooling; got {', '.join(head)}. Leave them out, or "
+                         "drop features_only.")
+
+
+def check_name(name, model_name):
+    if not isinstance(model_name, str) or not model_name or "/" in model_name:
+        raise ValueError(f"{name}: `name` must be a non-empty string without '/'; "
+                         f"got {model_name!r}.")
+
+
+def renamed(model, name):
+    """`model`, named `name` (keras.applications' `name=`): Keras 3's name is an attribute,
+    tf-keras's a read-only property over `_name`."""
+    if LEGACY_KERAS:
+        model._name = name
+    else:
+        model.name = name
+    return model
 
 
 def check_choice(name, argument, value, allowed):

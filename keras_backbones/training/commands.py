@@ -7,7 +7,9 @@
 
 The flags are defined here, at import, because the command line parses them before it knows
 the command; TensorFlow is imported only when a command runs. Rerunning an interrupted
-`train` with the same work directory resumes it.
+`train` with the same work directory resumes it; `--recipe runs/NAME/recipe.json` reruns a
+finished run's recipe as it ran. A recipe that does not load is reported (file:line) when the
+command starts, not as a flag-parsing traceback.
 """
 
 import logging
@@ -15,6 +17,7 @@ import os
 
 from absl import flags
 from absl import logging as absl_logging
+import ml_collections
 from ml_collections import config_flags
 
 from keras_backbones.training import recipe as recipe_lib
@@ -23,9 +26,36 @@ FLAGS = flags.FLAGS
 # accept_new_attributes: a misspelt --recipe.field is then reported by recipe.validate (with
 # the fields that exist) instead of failing inside flag parsing with a traceback.
 config_flags.DEFINE_config_file(
-    "recipe", None, "train/evaluate: a recipe file, `recipes/NAME.py[:ARG]`; override its fields "
-    "with --recipe.FIELD=VALUE (e.g. --recipe.epochs=10).", lock_config=False,
-    accept_new_attributes=True)
+    "recipe", None, "train/evaluate: a recipe file, `recipes/NAME.py[:ARG]`, or the recipe.json "
+    "of a run; override its fields with --recipe.FIELD=VALUE (e.g. --recipe.epochs=10).",
+    lock_config=False, accept_new_attributes=True)
+
+
+class _UnloadedRecipe(ml_collections.ConfigDict):
+    """The default recipe standing for one that failed to load, so that flag parsing (which
+    applies the --recipe.FIELD overrides to it) goes on and `_recipe` reports `error`: raised
+    during flag parsing, it would end in absl's usage text or a traceback."""
+
+    def __init__(self, error):
+        super().__init__(recipe_lib.defaults())
+        object.__setattr__(self, "error", error)
+
+
+class _RecipeParser(flags.ArgumentParser):
+    """Loads --recipe with `recipe.load`: recipe.json files too (config_flags' own parser
+    would run them as Python), and errors that name the recipe's line."""
+
+    def parse(self, spec):
+        try:
+            return recipe_lib.load(spec)
+        except ValueError as error:
+            return _UnloadedRecipe(error)
+
+    def flag_type(self):
+        return "config object"
+
+
+FLAGS["recipe"].parser = _RecipeParser()
 flags.DEFINE_string("workdir", None, "train: where checkpoints, logs, curves and weights go "
                     "(default runs/<recipe>); evaluate: where the confusion matrix goes "
                     "(default: the weights' directory).")
@@ -45,12 +75,9 @@ def _recipe():
     config = FLAGS.recipe
     if config is None:
         raise ValueError("--recipe is required, e.g. --recipe recipes/lenet5.py:digits.")
-    try:
-        config.keys()
-    except OSError as error:  # config_flags defers a load failure to the first access
-        cause = error.__cause__ or error
+    if isinstance(config, _UnloadedRecipe):
         raise ValueError(f"Cannot load --recipe={config_flags.get_config_filename(FLAGS['recipe'])}: "
-                         f"{cause}") from None
+                         f"{config.error}")
     recipe_lib.validate(config)
     return config
 

@@ -6,7 +6,9 @@
 
 What a run writes into its work directory:
 
-    recipe.json        the recipe as run (with the command line's overrides)
+    recipe.json        the recipe as run (with the command line's overrides and the training
+                       split's classes, data.num_classes and data.class_names, which every
+                       other split must have)
     checkpoints/       ckpt-<step>: model and optimizer after each epoch, the last N kept
     backup/            the latest mid-epoch backup (every checkpoint.backup_every_steps steps),
                        deleted when the run ends. Rerunning the command resumes from the latest
@@ -16,17 +18,25 @@ What a run writes into its work directory:
     curves.png         loss and accuracy per epoch, training and validation
     weights.npz        the final weights in the portable format (keras_backbones.weights):
                        with recipe.json, what `keras-backbones export` deploys
-    result.json        test top-1/top-5, steps, epochs, replicas, wall time
+    result.json        test top-1/top-5, steps, epochs, replicas, wall time, and the corrupt
+                       images skipped (skipped_images: count and first paths, per split)
+    .lock              locked while a run writes here (it holds the run's PID): a second run
+                       into the same directory fails at once. The kernel releases the lock
+                       when its process ends, killed or not: a new run then starts
 
 In a multi-worker run the chief writes these; worker i keeps its own backup, checkpoints and
-weights under workers/worker<i>/ (every worker takes part in every save: reading some
-distributed variables is a collective operation).
+weights (and .lock) under workers/worker<i>/ (every worker takes part in every save: reading
+some distributed variables is a collective operation). Every file is written atomically
+(`weights.write_atomic`) with the permissions that the umask gives a new file.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import sys
 import time
+import warnings
 
 import tensorflow as tf
 
@@ -137,6 +147,18 @@ class Trainer(keras.Model):
         per_example, logits = self._per_example_loss(labels, outputs, training=False)
         return self._update_metrics(per_example, labels, logits)
 
+    def evaluate(self, *args, **kwargs):
+        """Keras's, without Keras 3's "Your input ran out of data; interrupting training" at
+        the end of a pass without `steps`. An evaluation split of files whose corrupt images
+        are skipped has a size tf.data cannot know, and Keras 3 takes the end of such a pass
+        for a shortage; a pass without steps is meant to end where the data does (`fit`
+        validates through this method too)."""
+        if kwargs.get("steps") is not None:
+            return super().evaluate(*args, **kwargs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            return super().evaluate(*args, **kwargs)
+
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Keras 3 builds a distributed model's metrics and optimizer from a first batch,
         reduced across replicas, before fit/evaluate. Here they are built already (Trainer
@@ -237,10 +259,30 @@ def train(config, workdir, *, strategy="default", tpu="", jit_compile=None,
     previous_policy = backend.dtype_policy_name()
     backend.set_dtype_policy("float32" if config.mixed_precision == "none" else config.mixed_precision)
     try:
-        return _train(config, workdir, outdir, strat, chief, started,
-                      verbose=_verbosity() if verbose is None else verbose)
+        with _locked(outdir):
+            return _train(config, workdir, outdir, strat, chief, started,
+                          verbose=_verbosity() if verbose is None else verbose)
     finally:
         backend.set_dtype_policy(previous_policy)
+
+
+@contextlib.contextmanager
+def _locked(outdir):
+    """Holds outdir/.lock (see the module docstring) while the body runs. An flock, not the
+    file's existence: the kernel releases it with the process, so no lock outlives its run."""
+    fd = os.open(os.path.join(outdir, ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise ValueError(f"{outdir} is in use by another training run (PID {holder}): wait "
+                             "for it to end, or train into another --workdir.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _with_overrides(config, **overrides):
@@ -265,6 +307,11 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
     keras.utils.set_random_seed(config.seed)
     image_size, channels, pre = input_geometry(config)
     train_source = sources.load(config.data, "train")
+    # The training split's classes are the model's outputs: recorded in recipe.json, where
+    # evaluate and export find them, and every other split is checked against them.
+    with config.unlocked():
+        config.data.num_classes = train_source.num_classes
+        config.data.class_names = tuple(train_source.class_names or ())
     eval_source = sources.load(config.data, "eval")
     num_classes = train_source.num_classes
     steps_per_epoch = _steps_per_epoch(config, train_source)
@@ -315,8 +362,8 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
         print(f"Resuming from step {resumed_from} "
               f"(epoch {initial_epoch + 1}, step {trainer.steps_to_skip + 1} of {steps_per_epoch}).")
     if chief:
-        with open(os.path.join(workdir, "recipe.json"), "w") as f:
-            f.write(config.to_json_best_effort(indent=1, sort_keys=True))
+        text = config.to_json_best_effort(indent=1, sort_keys=True).encode()
+        weights.write_atomic(os.path.join(workdir, "recipe.json"), lambda f: f.write(text))
 
     history = callbacks_lib.HistoryFile(os.path.join(workdir, "history.json"), initial_epoch)
     callbacks = [
@@ -343,9 +390,16 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
             network.trainable_variables)
     steps = int(trainer.optimizer.iterations.numpy())
     if steps < total_steps:
+        # States are saved only while the loss is finite (BackupAndRestore): the newest is the
+        # last good one, where one was saved before the loss went.
+        saved = backup.latest()
+        resume = (f"a rerun into the same work directory resumes from {saved}, the last "
+                  "state saved" if saved else
+                  "nothing was saved before it (a checkpoint at each epoch's end, a backup every "
+                  "checkpoint.backup_every_steps steps): a rerun starts afresh")
         raise Diverged(f"Training stopped at step {steps} of {total_steps}: the loss is not "
                        "finite. Lower optimizer.learning_rate (or raise schedule.warmup_epochs); "
-                       f"the checkpoints in {outdir} hold the last good state.")
+                       f"{resume}.")
 
     scores = trainer.evaluate(eval_data, steps=eval_steps, return_dict=True, verbose=0)
     weights_path = weights.save_weights(network, os.path.join(outdir, "weights.npz"))
@@ -357,18 +411,36 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
         "replicas": strategy_lib.replicas(strat), "resumed_from_step": resumed_from,
         "weights": weights_path, "keras": ("tf-keras " if LEGACY_KERAS else "keras ") + keras.__version__,
         "wall_seconds": round(time.time() - started, 1),
+        "skipped_images": {split: _skipped_images(source)
+                           for split, source in (("train", train_source), ("eval", eval_source))
+                           if source.suspects is not None},
     }
     if chief:
         report.plot_history(history.history, os.path.join(workdir, "curves.png"),
                             title=f"{config.model.name}: trained on {train_source.name}, "
                                   f"validated on {eval_source.name}")
-        with open(os.path.join(workdir, "result.json"), "w") as f:
-            json.dump(result, f, indent=1)
+        text = json.dumps(result, indent=1).encode()
+        weights.write_atomic(os.path.join(workdir, "result.json"), lambda f: f.write(text))
     backup.delete_backup()
     top5 = "" if result["top5"] is None else f", top-5 {result['top5']:.2%}"
     print(f"Test top-1 {result['top1']:.2%}{top5} on {eval_source.name} "
           f"({steps} steps, {result['wall_seconds']:.0f} s). Artifacts in {workdir}")
     return result
+
+
+SHOWN_SKIPPED = 5  # corrupt images named in messages and results
+
+
+def _skipped_images(source):
+    """{"count", "first": names} of the corrupt images `source` skipped so far; printed."""
+    from keras_backbones.data import sources
+
+    names = sources.skipped_images(source)
+    if names:
+        more = f" and {len(names) - SHOWN_SKIPPED} more" if len(names) > SHOWN_SKIPPED else ""
+        print(f"Skipped {len(names)} corrupt image{'s' * (len(names) > 1)} of {source.name}: "
+              f"{', '.join(names[:SHOWN_SKIPPED])}{more}.")
+    return {"count": len(names), "first": names[:SHOWN_SKIPPED]}
 
 
 def _eval_steps(config, source, batch_size, strat):
@@ -413,6 +485,7 @@ def evaluate(config, weights_path, *, out_dir=None, batch_size=None):
     recipe.validate(config)
     if not os.path.isfile(weights_path):
         raise ValueError(f"--weights: no such file: {weights_path!r}.")
+    config = recipe.with_recorded_classes(config, weights_path)
     image_size, channels, pre = input_geometry(config)
     source = sources.load(config.data, "eval")
     model = build_network(config, source.num_classes, (*image_size, channels), logits=False,
@@ -439,6 +512,8 @@ def evaluate(config, weights_path, *, out_dir=None, batch_size=None):
     result = {"top1": report.top_k_accuracy(labels, scores, 1),
               "top5": report.top_k_accuracy(labels, scores, 5), "examples": int(len(labels)),
               "confusion_matrix": plot}
+    if source.suspects is not None:
+        result["skipped_images"] = _skipped_images(source)
     print(f"{config.model.name} on {source.name}: top-1 {result['top1']:.2%}, "
           f"top-5 {result['top5']:.2%} ({len(labels)} images). Confusion matrix: {plot}")
     return result

@@ -4,8 +4,10 @@ finished one.
 A recipe is a Python file in `recipes/` whose `get_config(arg=None)` returns an
 `ml_collections.ConfigDict` (the `path.py:arg` form of `ml_collections.config_flags`): data,
 not code. Every recipe starts from `defaults()` and changes what its paper says; the command
-line overrides any field (`--recipe.optimizer.learning_rate=0.05`). This module imports no
-TensorFlow: the command line loads recipes while it parses its flags.
+line overrides any field (`--recipe.optimizer.learning_rate=0.05`). The recipe.json that a run
+writes loads back as the recipe it ran (`load`). `validate` names every unknown field and every
+value that cannot train (numbers must be finite). This module imports no TensorFlow: the
+command line loads recipes while it parses its flags.
 
 The fields (units in brackets):
 
@@ -13,7 +15,9 @@ The fields (units in brackets):
     model.kwargs             its builder's arguments (drop_path_rate, dropout_rate, ...)
     data.*                   where the images come from: `keras_backbones.data.sources.load`'s
                              fields (source, path, name, train_split, eval_split,
-                             one_based_labels, num_classes, test_fraction), and
+                             one_based_labels, num_classes, class_names, test_fraction;
+                             `train` records the training split's classes in num_classes and
+                             class_names, and every split must have them), and
     data.image_size          [pixels] the square training/evaluation size (0: the model's)
     data.channels            (0: the model's, from the registry's input size)
     data.cache               keep the decoded images in memory
@@ -61,10 +65,13 @@ The fields (units in brackets):
     seed                     data order and augmentation
 """
 
+import contextlib
 import difflib
 import importlib.util
 import json
+import math
 import os
+import traceback
 
 import ml_collections
 
@@ -84,7 +91,7 @@ def defaults():
         "model": {"name": "", "kwargs": {}},
         "data": {
             "source": "digits", "path": "", "name": "", "train_split": "", "eval_split": "",
-            "one_based_labels": False, "num_classes": 0, "test_fraction": 0.25,
+            "one_based_labels": False, "num_classes": 0, "class_names": (), "test_fraction": 0.25,
             "image_size": 0, "channels": 0, "cache": False, "deterministic": False,
             "train_examples": 0,
         },
@@ -164,12 +171,84 @@ def load(spec):
     if not os.path.isfile(path):
         raise ValueError(f"Recipe file not found: {path!r} (give e.g. recipes/lenet5.py:digits).")
     if path.endswith(".json"):
-        with open(path) as f:
-            return ml_collections.ConfigDict(json.load(f))
+        return _load_json(path)
     module = load_module(path)
     if not hasattr(module, "get_config"):
         raise ValueError(f"Recipe {path!r} has no get_config(arg=None).")
-    return module.get_config(arg) if arg else module.get_config()
+    with _located_errors(path, f" (in get_config({arg!r}))" if arg else " (in get_config())"):
+        return module.get_config(arg) if arg else module.get_config()
+
+
+def _load_json(path):
+    """A recipe.json as `train` wrote it (`ConfigDict.to_json_best_effort`), back to the
+    recipe that ran: JSON's lists become the tuples that recipes hold (they hold no lists),
+    and, like every recipe, it starts from `defaults()` (a field added since the run was
+    written takes its neutral value)."""
+    try:
+        with open(path) as f:
+            fields = json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{error.lineno}: not valid JSON: {error.msg} "
+                         f"(column {error.colno}).") from None
+    if not isinstance(fields, dict):
+        raise ValueError(f"{path} must hold a JSON object of recipe fields; "
+                         f"got a {type(fields).__name__}.")
+    config = defaults()
+    config.update(_with_tuples(fields))
+    return config
+
+
+def _with_tuples(value):
+    if isinstance(value, dict):
+        return {key: _with_tuples(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return tuple(_with_tuples(item) for item in value)
+    return value
+
+
+@contextlib.contextmanager
+def _located_errors(path, context=""):
+    """Reraises an error of a recipe file's code as one line that names the file's line
+    (the offending text for a syntax error), instead of a traceback through importlib."""
+    try:
+        yield
+    except Exception as error:  # the recipe's own code: any error it may raise
+        if isinstance(error, SyntaxError) and _same_file(error.filename, path):
+            raise ValueError(f"{path}:{error.lineno}: {error.msg}: "
+                             f"{(error.text or '').strip()}") from None
+        lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+                 if _same_file(frame.filename, path)]
+        where = f"{path}:{lines[-1]}" if lines else path
+        raise ValueError(f"{where}: {type(error).__name__}: {error}{context}") from None
+
+
+def _same_file(name, path):
+    return bool(name) and os.path.abspath(name) == os.path.abspath(path)
+
+
+RUN_RECIPE = "recipe.json"  # what `train` writes into its work directory, beside the weights
+
+
+def run_recipe(weights_path):
+    """The recipe of the run that wrote `weights_path` (its recipe.json), or None."""
+    path = os.path.join(os.path.dirname(os.path.abspath(weights_path)), RUN_RECIPE)
+    return load(path) if os.path.isfile(path) else None
+
+
+def with_recorded_classes(config, weights_path):
+    """`config`, or a copy with the classes (data.num_classes, data.class_names) that the run
+    which wrote `weights_path` recorded, where `config` records none: the weights' outputs are
+    that run's training classes, whatever split is read now."""
+    recorded = run_recipe(weights_path)
+    if config.data.get("class_names") or recorded is None:
+        return config
+    if not (recorded.data.get("class_names") or recorded.data.get("num_classes")):
+        return config  # a run from before classes were recorded
+    config = config.copy_and_resolve_references()
+    with config.unlocked():
+        config.data.num_classes = recorded.data.num_classes
+        config.data.class_names = tuple(recorded.data.get("class_names", ()))
+    return config
 
 
 def load_module(path):
@@ -177,7 +256,8 @@ def load_module(path):
     module_spec = importlib.util.spec_from_file_location(
         "recipe_" + os.path.splitext(os.path.basename(path))[0], path)
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    with _located_errors(path):
+        module_spec.loader.exec_module(module)
     return module
 
 
@@ -231,24 +311,31 @@ def _invalid_values(config):
     for path in ("eval_batch_size", "steps_per_epoch", "eval_steps", "checkpoint.backup_every_steps",
                  "data.image_size", "data.channels", "data.train_examples"):
         need(_is_int(get(path)) and get(path) >= 0, f"{path} must be an integer >= 0; got {get(path)!r}")
+    num_classes = get("data.num_classes")
+    need(_is_int(num_classes) and (num_classes == 0 or num_classes >= 2),
+         f"data.num_classes must be 0 (the source's) or at least 2; got {num_classes!r}")
     for path in ("steps_per_execution", "checkpoint.keep"):
         need(_is_int(get(path)) and get(path) >= 1, f"{path} must be an integer >= 1; got {get(path)!r}")
-    need(_number(get("optimizer.learning_rate")) and get("optimizer.learning_rate") > 0,
-         f"optimizer.learning_rate must be > 0; got {get('optimizer.learning_rate')!r}")
+    # Numbers are finite: an inf or NaN rate, decay or alpha trains to NaN, or not at all.
+    for path in ("optimizer.learning_rate", "optimizer.epsilon", "schedule.power", "mixing.alpha"):
+        need(_number(get(path)) and get(path) > 0,
+             f"{path} must be a finite number > 0; got {get(path)!r}")
     for path in ("optimizer.weight_decay", "optimizer.clipnorm", "schedule.warmup_epochs",
-                 "schedule.min_learning_rate", "loss.aux_weight", "mixing.alpha",
-                 "optimizer.reference_batch_size"):
-        need(_number(get(path)) and get(path) >= 0, f"{path} must be >= 0; got {get(path)!r}")
+                 "schedule.min_learning_rate", "loss.aux_weight"):
+        need(_number(get(path)) and get(path) >= 0,
+             f"{path} must be a finite number >= 0; got {get(path)!r}")
+    for path in ("optimizer.reference_batch_size", "schedule.patience", "seed"):
+        need(_is_int(get(path)) and get(path) >= 0, f"{path} must be an integer >= 0; got {get(path)!r}")
     for path in ("ema.decay", "optimizer.momentum", "optimizer.rho", "optimizer.beta_1",
                  "optimizer.beta_2"):
         need(_number(get(path)) and 0 <= get(path) < 1, f"{path} must be in [0, 1); got {get(path)!r}")
     need(_number(get("schedule.warmup_start")) and 0 <= get("schedule.warmup_start") <= 1,
          f"schedule.warmup_start (a share of the rate) must be in [0, 1]; "
          f"got {get('schedule.warmup_start')!r}")
-    need(_number(get("schedule.power")) and get("schedule.power") > 0,
-         f"schedule.power must be positive; got {get('schedule.power')!r}")
     need(_number(get("schedule.decay_rate")) and 0 < get("schedule.decay_rate") <= 1,
          f"schedule.decay_rate must be in (0, 1]; got {get('schedule.decay_rate')!r}")
+    need(_number(get("data.test_fraction")) and 0 < get("data.test_fraction") < 1,
+         f"data.test_fraction must be in (0, 1); got {get('data.test_fraction')!r}")
     boundaries = get("schedule.boundaries")
     need(isinstance(boundaries, (tuple, list)) and all(_number(b) and b > 0 for b in boundaries)
          and list(boundaries) == sorted(boundaries),
@@ -282,7 +369,8 @@ def _is_int(value):
 
 
 def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (not a bool, NaN or inf)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def name(spec):

@@ -3,6 +3,8 @@ confusion matrix of an evaluation (matplotlib, Agg backend: no display needed)."
 
 import numpy as np
 
+from keras_backbones import weights
+
 
 def _pyplot():
     import matplotlib
@@ -11,6 +13,15 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(plt, figure, path):
+    """Writes `figure` to `path` as a PNG (`weights.write_atomic`: whole, readable, a full
+    disk one clear error) and frees it."""
+    try:
+        return weights.write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=100))
+    finally:
+        plt.close(figure)
 
 
 def plot_history(history, path, title=""):
@@ -33,9 +44,7 @@ def plot_history(history, path, title=""):
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, path)
 
 
 def top_k_accuracy(labels, probabilities, k):
@@ -73,6 +82,4 @@ def plot_confusion_matrix(matrix, path, class_names=None, title=""):
     axis.set_ylabel("true")
     axis.set_title(title or "confusion matrix")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, path)

@@ -144,8 +144,9 @@ def test_empty_datasets_are_clear_errors():
 
 
 def test_all_corrupt_folder_is_empty(tmp_path):
-    (tmp_path / "cat").mkdir()
-    (tmp_path / "cat" / "broken.png").write_bytes(b"not a png")
+    for name in ("cat", "dog"):  # two classes: one is an error of its own
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "broken.png").write_bytes(b"not a png")
     source = sources.image_folder(str(tmp_path))
     with pytest.raises(ValueError, match="empty.*none readable"):
         pipeline.make_dataset(source, training=False, batch_size=1, **LENET)

@@ -52,3 +52,20 @@ def free_ports(count):
 
 def tail(text, lines=40):
     return "\n".join(str(text).splitlines()[-lines:])
+
+
+def usage_error_failures(cases, timeout=120):
+    """Runs every case, {name: (args, expected text)}, as `keras-backbones ARGS` at once (each
+    starts a Python that loads the package: seconds); returns what failed to exit 2 with the
+    expected text on stderr and no traceback."""
+    running = {name: subprocess.Popen(command(*args), cwd=ROOT, env=environment(), text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for name, (args, _) in cases.items()}
+    failures = []
+    for name, process in running.items():
+        _, stderr = process.communicate(timeout=timeout)
+        expected = cases[name][1]
+        if process.returncode != 2 or expected not in stderr or "Traceback" in stderr:
+            failures.append(f"{name}: exit {process.returncode}, expected {expected!r} in:\n"
+                            + stderr[-1500:])
+    return failures

@@ -3,7 +3,7 @@ naming the problem and what is allowed, no traceback), found before any training
 
 import subprocess
 
-from tests.training.helpers import DIGITS, ROOT, command, environment
+from tests.training.helpers import DIGITS, ROOT, command, environment, usage_error_failures
 
 CASES = {
     "unknown field": (("train", "--recipe", DIGITS, "--recipe.epoch=3"),
@@ -28,17 +28,7 @@ CASES = {
 
 
 def test_bad_input_is_a_clear_error():
-    # All at once: each command line starts a Python that loads the package (seconds).
-    running = {name: subprocess.Popen(command(*args), cwd=ROOT, env=environment(), text=True,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-               for name, (args, _) in CASES.items()}
-    failures = []
-    for name, process in running.items():
-        _, stderr = process.communicate(timeout=120)
-        expected = CASES[name][1]
-        if process.returncode != 2 or expected not in stderr or "Traceback" in stderr:
-            failures.append(f"{name}: exit {process.returncode}, expected {expected!r} in:\n"
-                            + stderr[-1500:])
+    failures = usage_error_failures(CASES)
     assert not failures, "\n\n".join(failures)
 
 
