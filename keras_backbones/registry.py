@@ -10,6 +10,7 @@ import difflib
 import fnmatch
 import functools
 import hashlib
+import inspect
 import json
 import os
 import pathlib
@@ -92,6 +93,15 @@ def _public_constructor(variant, constructor):
             return constructor(*args, **kwargs)
         _builder.check_name(variant, name)
         return _builder.renamed(constructor(*args, **kwargs), name)
+
+    # help() and inspect show the constructor's own arguments, and name=.
+    signature = inspect.signature(constructor)
+    if "name" not in signature.parameters:
+        parameters = list(signature.parameters.values())
+        at = next((i for i, p in enumerate(parameters) if p.kind is p.VAR_KEYWORD), len(parameters))
+        parameters.insert(at, inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY,
+                                                default=None))
+        build.__signature__ = signature.replace(parameters=parameters)
     return build
 
 

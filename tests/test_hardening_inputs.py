@@ -2,6 +2,7 @@
 that are not real numbers, model arguments that would be ignored, recipe values that cannot
 train, and recipe files that do not load."""
 
+import inspect
 import json
 import math
 import os
@@ -180,6 +181,9 @@ def test_every_registered_constructor_takes_name():
     plain = [n for n in registry.list_models() if not hasattr(registry.get_spec(n).builder,
                                                                  "__wrapped__")]
     assert not plain, f"constructors that do not go through register_model's wrapper: {plain}"
+    # help() shows the constructor's own arguments, with their defaults, and name=.
+    shown = inspect.signature(keras_backbones.WideResNet28_10).parameters
+    assert shown["dropout_rate"].default == 0.3 and shown["name"].default is None
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", 3])

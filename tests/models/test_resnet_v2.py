@@ -3,6 +3,8 @@
 Parameter counts, forward passes, saving and conversion are the registry-wide tests' job;
 these build small models (small inputs, small depths) and read the layer graph."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -149,7 +151,8 @@ def test_wrn_structure(wrn10):
 
 
 def test_wrn28_10_defaults():
-    assert resnet_v2.WideResNet28_10.__defaults__ == (0.3,)  # dropout_rate, the paper's best
+    dropout_rate = inspect.signature(resnet_v2.WideResNet28_10).parameters["dropout_rate"]
+    assert dropout_rate.default == 0.3  # the paper's best
     spec = registry.get_spec("wrn28_10")
     assert spec.family == "Wide ResNet" and spec.paper_params == 36_500_000
     assert spec.preprocessing.input_size == (32, 32, 3)
