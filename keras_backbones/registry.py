@@ -163,9 +163,8 @@ def _read_cache(path):
 def _write_cache(path, stats):
     from keras_backbones import weights
 
-    text = json.dumps(stats, indent=1, sort_keys=True).encode()
     try:
-        weights.write_atomic(path, lambda f: f.write(text))
+        weights.write_bytes(path, json.dumps(stats, indent=1, sort_keys=True).encode())
     except OSError:
         pass  # a read-only home only costs a recount next time
 

@@ -86,6 +86,11 @@ def write_atomic(path, write):
     return path
 
 
+def write_bytes(path, content):
+    """`write_atomic` of `content` (bytes)."""
+    return write_atomic(path, lambda f: f.write(content))
+
+
 def apply_umask(path):
     """Gives `path`, a file or a directory and everything in it, the permissions that the
     process's umask gives a new one (0644 and 0755 under umask 022). mkstemp and mkdtemp,
@@ -228,7 +233,8 @@ def _as_weight(array, weight):
     if not _is_float(array.dtype):
         return array
     with np.errstate(over="ignore"):  # an overflow becomes an inf, which _unusable names
-        return array.astype(weight.dtype.name if hasattr(weight.dtype, "name") else weight.dtype)
+        return array.astype(weight.dtype.name if hasattr(weight.dtype, "name") else weight.dtype,
+                            copy=False)  # already cast (load_weights checks before assigning)
 
 
 def _unusable(arrays):

@@ -25,10 +25,6 @@ FORMATS = ("savedmodel", "tflite", "onnx")
 ONNX_OPSET = 17
 
 
-def _write_atomic(path, content):
-    return weights.write_atomic(path, lambda f: f.write(content))
-
-
 def default_path(deployable, fmt, quantize="none", out_dir="exports"):
     suffix = {"tflite": f"-{quantize}.tflite", "onnx": ".onnx"}[fmt]
     return os.path.join(out_dir, deployable.name, deployable.name + suffix)
@@ -36,7 +32,7 @@ def default_path(deployable, fmt, quantize="none", out_dir="exports"):
 
 def write_sidecar(path, deployable, **extra):
     meta = {**deployable.metadata(), **extra}
-    return _write_atomic(path + ".json", json.dumps(meta, indent=1).encode())
+    return weights.write_bytes(path + ".json", json.dumps(meta, indent=1).encode())
 
 
 def write_tflite(deployable, path, quantize="none", *, int8_io=False, calibration=None,
@@ -48,7 +44,7 @@ def write_tflite(deployable, path, quantize="none", *, int8_io=False, calibratio
         calibration = deployable.calibration_images()
     content = tflite.convert(model or deployable.model, quantize=quantize,
                              representative_data=calibration, int8_io=int8_io)
-    _write_atomic(path, content)
+    weights.write_bytes(path, content)
     write_sidecar(path, deployable, format="tflite", quantize=quantize,
                   int8_io=bool(int8_io and quantize == "int8"))
     return path
@@ -132,7 +128,7 @@ def write_onnx(deployable, path):
     if not difference <= tolerance:
         raise ValueError(f"The ONNX model's outputs differ from the Keras model's by "
                          f"{difference:.3g} (> {tolerance:.3g}): not written.")
-    _write_atomic(path, content)
+    weights.write_bytes(path, content)
     write_sidecar(path, deployable, format="onnx", opset=ONNX_OPSET)
     return path, difference
 
@@ -225,10 +221,10 @@ def write_report(rows, path_stem):
              "|" + "|".join("---" for _ in REPORT_COLUMNS) + "|"]
     lines += ["| " + " | ".join(cell(k, row.get(k)) for k in REPORT_COLUMNS) + " |" for row in rows]
     markdown = "\n".join(lines) + "\n"
-    _write_atomic(path_stem + ".md", markdown.encode())
+    weights.write_bytes(path_stem + ".md", markdown.encode())
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    _write_atomic(path_stem + ".csv", text.getvalue().encode())
+    weights.write_bytes(path_stem + ".csv", text.getvalue().encode())
     return markdown

@@ -296,4 +296,4 @@ def write_models_config(base_dir):
         f'  config {{\n    name: "{n}"\n    base_path: "{os.path.join(base, n)}"\n'
         f'    model_platform: "tensorflow"\n  }}\n' for n in names)
     text = f"model_config_list {{\n{entries}}}\n"
-    return weights.write_atomic(os.path.join(base, MODELS_CONFIG), lambda f: f.write(text.encode()))
+    return weights.write_bytes(os.path.join(base, MODELS_CONFIG), text.encode())

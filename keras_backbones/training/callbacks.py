@@ -203,5 +203,4 @@ class HistoryFile(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
-        text = json.dumps(self.history, indent=1).encode()
-        weights.write_atomic(self.path, lambda f: f.write(text))
+        weights.write_bytes(self.path, json.dumps(self.history, indent=1).encode())

@@ -362,8 +362,8 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
         print(f"Resuming from step {resumed_from} "
               f"(epoch {initial_epoch + 1}, step {trainer.steps_to_skip + 1} of {steps_per_epoch}).")
     if chief:
-        text = config.to_json_best_effort(indent=1, sort_keys=True).encode()
-        weights.write_atomic(os.path.join(workdir, "recipe.json"), lambda f: f.write(text))
+        weights.write_bytes(os.path.join(workdir, recipe.RUN_RECIPE),
+                            config.to_json_best_effort(indent=1, sort_keys=True).encode())
 
     history = callbacks_lib.HistoryFile(os.path.join(workdir, "history.json"), initial_epoch)
     callbacks = [
@@ -419,8 +419,8 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
         report.plot_history(history.history, os.path.join(workdir, "curves.png"),
                             title=f"{config.model.name}: trained on {train_source.name}, "
                                   f"validated on {eval_source.name}")
-        text = json.dumps(result, indent=1).encode()
-        weights.write_atomic(os.path.join(workdir, "result.json"), lambda f: f.write(text))
+        weights.write_bytes(os.path.join(workdir, "result.json"),
+                            json.dumps(result, indent=1).encode())
     backup.delete_backup()
     top5 = "" if result["top5"] is None else f", top-5 {result['top5']:.2%}"
     print(f"Test top-1 {result['top1']:.2%}{top5} on {eval_source.name} "
