@@ -14,16 +14,23 @@ _REGISTRY_FUNCTIONS = ("create_model", "list_models", "model_info")
 
 
 def __getattr__(name):
+    """The registry functions and the public constructors, imported on first use.
+
+    Never a submodule: `from keras_backbones import initializers`, as the layers write it,
+    asks here before it imports the submodule, and answering from the models would import
+    every family, which import the layers while they are being imported (the cycle that broke
+    `import keras_backbones.layers` as a first import). A submodule is the import system's."""
     if name in _REGISTRY_FUNCTIONS:
         return getattr(importlib.import_module("keras_backbones.registry"), name)
-    if name.startswith("_") or importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        # A submodule not imported yet (`from keras_backbones import layers` asks here first):
-        # importing every model for it could loop back into the module being imported.
-        raise AttributeError(f"module 'keras_backbones' has no attribute {name!r}")
-    models = importlib.import_module("keras_backbones.models")
-    if name in models.__all__:
-        return getattr(models, name)
-    raise AttributeError(f"module 'keras_backbones' has no attribute {name!r}")
+    if name.isidentifier() and not name.startswith("_") and not _is_submodule(name):
+        models = importlib.import_module("keras_backbones.models")
+        if name in models.__all__ or name in models.RENAMED:
+            return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _is_submodule(name):
+    return importlib.util.find_spec(f"{__name__}.{name}") is not None
 
 
 def __dir__():

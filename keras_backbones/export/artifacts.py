@@ -5,7 +5,7 @@ An artifact takes the normalized image the model takes (input_shape, after the r
 and (x / 255 - mean) / std that its sidecar `<artifact>.json` spells out with the labels) and
 outputs probabilities. LiteRT metadata would carry the same inside the .tflite file, but its
 writer (tflite-support) has no release for this TensorFlow: the sidecar is the portable form.
-Files are written to a temporary name and renamed into place.
+Files are written whole or not at all (`keras_backbones.files`).
 """
 
 import csv
@@ -18,7 +18,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from keras_backbones import weights
+from keras_backbones import files
 from keras_backbones.export import tflite
 
 FORMATS = ("savedmodel", "tflite", "onnx")
@@ -32,7 +32,7 @@ def default_path(deployable, fmt, quantize="none", out_dir="exports"):
 
 def write_sidecar(path, deployable, **extra):
     meta = {**deployable.metadata(), **extra}
-    return weights.write_bytes(path + ".json", json.dumps(meta, indent=1).encode())
+    return files.write_bytes(path + ".json", json.dumps(meta, indent=1).encode())
 
 
 def write_tflite(deployable, path, quantize="none", *, int8_io=False, calibration=None,
@@ -44,7 +44,7 @@ def write_tflite(deployable, path, quantize="none", *, int8_io=False, calibratio
         calibration = deployable.calibration_images()
     content = tflite.convert(model or deployable.model, quantize=quantize,
                              representative_data=calibration, int8_io=int8_io)
-    weights.write_bytes(path, content)
+    files.write_bytes(path, content)
     write_sidecar(path, deployable, format="tflite", quantize=quantize,
                   int8_io=bool(int8_io and quantize == "int8"))
     return path
@@ -128,7 +128,7 @@ def write_onnx(deployable, path):
     if not difference <= tolerance:
         raise ValueError(f"The ONNX model's outputs differ from the Keras model's by "
                          f"{difference:.3g} (> {tolerance:.3g}): not written.")
-    weights.write_bytes(path, content)
+    files.write_bytes(path, content)
     write_sidecar(path, deployable, format="onnx", opset=ONNX_OPSET)
     return path, difference
 
@@ -179,18 +179,6 @@ def evaluate_tflite(path, deployable, split="eval"):
             "latency_ms": latency_ms(content)}
 
 
-def evaluate_keras(deployable, split="eval"):
-    """The float Keras model's row, the baseline of the report."""
-    correct = total = 0
-    for images, labels in deployable.dataset(split):
-        probabilities = np.asarray(deployable.model(images, training=False))
-        correct += int((probabilities.argmax(-1) == labels.numpy().argmax(-1)).sum())
-        total += len(probabilities)
-    return {"artifact": "Keras model", "format": "keras float32", "bytes": None,
-            "gzip_bytes": None, "accuracy": correct / total, "examples": total,
-            "latency_ms": None}
-
-
 def _format_of(path):
     sidecar = path + ".json"
     if os.path.exists(sidecar):
@@ -221,10 +209,10 @@ def write_report(rows, path_stem):
              "|" + "|".join("---" for _ in REPORT_COLUMNS) + "|"]
     lines += ["| " + " | ".join(cell(k, row.get(k)) for k in REPORT_COLUMNS) + " |" for row in rows]
     markdown = "\n".join(lines) + "\n"
-    weights.write_bytes(path_stem + ".md", markdown.encode())
+    files.write_bytes(path_stem + ".md", markdown.encode())
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=REPORT_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    weights.write_bytes(path_stem + ".csv", text.getvalue().encode())
+    files.write_bytes(path_stem + ".csv", text.getvalue().encode())
     return markdown

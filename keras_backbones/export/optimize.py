@@ -132,7 +132,7 @@ def _prune(model, deployable, epochs, learning_rate, sparsity):
 def _run(args):
     import tensorflow_model_optimization as tfmot
 
-    from keras_backbones import weights
+    from keras_backbones import files
     from keras_backbones.export import artifacts, deployable as deployable_lib
 
     deployable = deployable_lib.load(args.name, args.weights, recipe=args.recipe,
@@ -172,8 +172,8 @@ def _run(args):
         artifacts.write_tflite(deployable, path, quantize, model=model)
         with open(path + ".json") as f:
             meta = json.load(f)
-        weights.write_bytes(path + ".json", json.dumps({**meta, **extra}, indent=1).encode())
-    weights.write_bytes(args.out + ".result.json", json.dumps(
+        files.write_bytes(path + ".json", json.dumps({**meta, **extra}, indent=1).encode())
+    files.write_bytes(args.out + ".result.json", json.dumps(
         {"artifacts": [path for path, _ in outputs], **extra}, indent=1).encode())
 
 

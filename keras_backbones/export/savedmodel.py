@@ -48,7 +48,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from keras_backbones import backend, weights
+from keras_backbones import backend, files
 from keras_backbones.data import preprocessing as prep
 
 IMAGES_SIGNATURE = "serving_default"
@@ -237,10 +237,10 @@ def export(deployable, base_dir="savedmodels", *, version=None, overwrite=False,
     os.makedirs(model_dir, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=model_dir)  # TF Serving skips it
     try:
-        with weights.reporting_full_disk(final):
+        with files.reporting_full_disk(final):
             tf.saved_model.save(module, staging, signatures=module.signatures())
             write_warmup(os.path.join(staging, WARMUP_FILE), name, deployable)
-        weights.apply_umask(staging)  # mkdtemp's 0700: TF Serving may run as another user
+        files.apply_umask(staging)  # mkdtemp's 0700: TF Serving may run as another user
         _replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -296,4 +296,4 @@ def write_models_config(base_dir):
         f'  config {{\n    name: "{n}"\n    base_path: "{os.path.join(base, n)}"\n'
         f'    model_platform: "tensorflow"\n  }}\n' for n in names)
     text = f"model_config_list {{\n{entries}}}\n"
-    return weights.write_bytes(os.path.join(base, MODELS_CONFIG), text.encode())
+    return files.write_bytes(os.path.join(base, MODELS_CONFIG), text.encode())

@@ -23,7 +23,7 @@ import shutil
 
 import tensorflow as tf
 
-from keras_backbones import weights
+from keras_backbones import files
 from keras_backbones.backend import keras
 from keras_backbones.training import optimizers
 
@@ -118,7 +118,7 @@ def _save(manager, name, step):
     """manager.save, a full disk one clear error. TensorFlow writes a checkpoint's shards into
     `<name>-<step>_temp/` before merging them: a failed save (or a killed one) leaves it."""
     try:
-        with weights.reporting_full_disk(os.path.join(manager.directory, f"{name}-{step}")):
+        with files.reporting_full_disk(os.path.join(manager.directory, f"{name}-{step}")):
             manager.save(checkpoint_number=step)
     except BaseException:
         for temp in glob.glob(os.path.join(glob.escape(manager.directory), "*_temp")):
@@ -203,4 +203,4 @@ class HistoryFile(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
-        weights.write_bytes(self.path, json.dumps(self.history, indent=1).encode())
+        files.write_bytes(self.path, json.dumps(self.history, indent=1).encode())

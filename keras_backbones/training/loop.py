@@ -27,10 +27,11 @@ What a run writes into its work directory:
 In a multi-worker run the chief writes these; worker i keeps its own backup, checkpoints and
 weights (and .lock) under workers/worker<i>/ (every worker takes part in every save: reading
 some distributed variables is a collective operation). Every file is written atomically
-(`weights.write_atomic`) with the permissions that the umask gives a new file.
+(`keras_backbones.files`) with the permissions that the umask gives a new file.
 """
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -40,7 +41,7 @@ import warnings
 
 import tensorflow as tf
 
-from keras_backbones import backend, registry, weights
+from keras_backbones import backend, files, registry, weights
 from keras_backbones.backend import LEGACY_KERAS, keras
 from keras_backbones.training import callbacks as callbacks_lib
 from keras_backbones.training import optimizers, recipe, report
@@ -234,13 +235,6 @@ def sync_batchnorm(model):
     return synced
 
 
-def input_geometry(config):
-    """(image_size, channels, preprocessing) of the recipe's model and data."""
-    pre = registry.get_spec(config.model.name).preprocessing
-    size = config.data.image_size or pre.input_size[0]
-    return (size, size), config.data.channels or pre.input_size[2], pre
-
-
 # --- training -------------------------------------------------------------------------------
 
 def train(config, workdir, *, strategy="default", tpu="", jit_compile=None,
@@ -300,29 +294,87 @@ def _verbosity():
 
 
 def _train(config, workdir, outdir, strat, chief, started, *, verbose):
-    from keras_backbones.data import pipeline, sources
-
     # Python's, NumPy's and TensorFlow's global seeds: the initialization and, with the
     # pipeline's op seeds, the data order (set before any dataset is made).
     keras.utils.set_random_seed(config.seed)
-    image_size, channels, pre = input_geometry(config)
+    data = _data(config, strat)
+    network, trainer = _trainer(config, strat, data)
+    backup = callbacks_lib.BackupAndRestore(
+        network, trainer.optimizer, checkpoint_dir=os.path.join(outdir, "checkpoints"),
+        backup_dir=os.path.join(outdir, "backup"), keep=config.checkpoint.keep if chief else 1,
+        save_freq=config.checkpoint.backup_every_steps or None)
+    resumed_from = backup.restore()
+    initial_epoch, trainer.steps_to_skip = divmod(resumed_from, data.steps_per_epoch)
+    if resumed_from:
+        print(f"Resuming from step {resumed_from} (epoch {initial_epoch + 1}, step "
+              f"{trainer.steps_to_skip + 1} of {data.steps_per_epoch}).")
+    if chief:
+        files.write_bytes(os.path.join(workdir, recipe.RUN_RECIPE),
+                          config.to_json_best_effort(indent=1, sort_keys=True).encode())
+    history = callbacks_lib.HistoryFile(os.path.join(workdir, "history.json"), initial_epoch)
+    callbacks = _callbacks(config, network, backup, history if chief else None, workdir)
+    eval_steps = _eval_steps(config, data.eval_source, data.eval_batch, strat)
+    _fit(config, trainer, data, eval_steps, callbacks, initial_epoch, verbose)
+    steps = _trained_steps(trainer, backup, config.epochs * data.steps_per_epoch)
+
+    scores = trainer.evaluate(data.eval, steps=eval_steps, return_dict=True, verbose=0)
+    result = {
+        "model": config.model.name, "top1": float(scores["accuracy"]),
+        "top5": float(scores["top5"]) if "top5" in scores else None,
+        "eval_loss": float(scores["loss"]), "steps": steps, "epochs": config.epochs,
+        "steps_per_epoch": data.steps_per_epoch, "global_batch": config.batch_size,
+        "replicas": strategy_lib.replicas(strat), "resumed_from_step": resumed_from,
+        "weights": weights.save_weights(network, os.path.join(outdir, "weights.npz")),
+        "keras": ("tf-keras " if LEGACY_KERAS else "keras ") + keras.__version__,
+        "wall_seconds": round(time.time() - started, 1),
+        "skipped_images": {split: _skipped_images(source)
+                           for split, source in (("train", data.train_source),
+                                                 ("eval", data.eval_source))
+                           if source.suspects is not None},
+    }
+    if chief:
+        report.plot_history(history.history, os.path.join(workdir, "curves.png"),
+                            title=f"{config.model.name}: trained on {data.train_source.name}, "
+                                  f"validated on {data.eval_source.name}")
+        files.write_bytes(os.path.join(workdir, "result.json"),
+                          json.dumps(result, indent=1).encode())
+    backup.delete_backup()
+    top5 = "" if result["top5"] is None else f", top-5 {result['top5']:.2%}"
+    print(f"Test top-1 {result['top1']:.2%}{top5} on {data.eval_source.name} "
+          f"({steps} steps, {result['wall_seconds']:.0f} s). Artifacts in {workdir}")
+    return result
+
+
+@dataclasses.dataclass
+class _Data:
+    """A run's two splits, their distributed datasets and the model's input shape."""
+    train_source: object
+    eval_source: object
+    train: object
+    eval: object
+    steps_per_epoch: int
+    eval_batch: int
+    input_shape: tuple
+
+
+def _data(config, strat):
+    """The splits and their pipelines, per-replica batches under `strat`. Records the training
+    split's classes in `config` (the model's outputs: recipe.json carries them to evaluate and
+    export, and every other split is checked against them)."""
+    from keras_backbones.data import pipeline, sources
+
+    image_size, channels, pre = recipe.input_geometry(config)
     train_source = sources.load(config.data, "train")
-    # The training split's classes are the model's outputs: recorded in recipe.json, where
-    # evaluate and export find them, and every other split is checked against them.
     with config.unlocked():
         config.data.num_classes = train_source.num_classes
         config.data.class_names = tuple(train_source.class_names or ())
     eval_source = sources.load(config.data, "eval")
-    num_classes = train_source.num_classes
-    steps_per_epoch = _steps_per_epoch(config, train_source)
-    global_batch = config.batch_size
-    eval_batch = config.eval_batch_size or global_batch
 
     def dataset_fn(source, training):
         def make(batch_size, context):
             return pipeline.make_dataset(
                 source, training=training, image_size=image_size, channels=channels,
-                preprocessing=pre, batch_size=batch_size, num_classes=num_classes,
+                preprocessing=pre, batch_size=batch_size, num_classes=train_source.num_classes,
                 augment=config.augment if training else None, seed=config.seed,
                 deterministic=config.data.deterministic, input_context=context,
                 cache=config.data.cache,
@@ -331,41 +383,40 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
                 repeat=training or bool(config.eval_steps))
         return make
 
-    train_data = strategy_lib.distribute(strat, dataset_fn(train_source, True), global_batch)
-    eval_data = strategy_lib.distribute(strat, dataset_fn(eval_source, False), eval_batch)
+    steps_per_epoch = _steps_per_epoch(config, train_source)
+    eval_batch = config.eval_batch_size or config.batch_size
+    return _Data(
+        train_source, eval_source,
+        train=strategy_lib.distribute(strat, dataset_fn(train_source, True), config.batch_size),
+        eval=strategy_lib.distribute(strat, dataset_fn(eval_source, False), eval_batch),
+        steps_per_epoch=steps_per_epoch, eval_batch=eval_batch,
+        input_shape=(*image_size, channels))
 
+
+def _trainer(config, strat, data):
+    """(network, Trainer), built and compiled in `strat`'s scope."""
+    num_classes = data.train_source.num_classes
     with strat.scope():
-        network = build_network(config, num_classes, (*image_size, channels))
+        network = build_network(config, num_classes, data.input_shape)
         if strategy_lib.replicas(strat) > 1 and config.sync_batchnorm:
             network = sync_batchnorm(network)
         decayed = optimizers.decayed_weights(network, config)
-        coupled = optimizers.couples_weight_decay(config)
         trainer = Trainer(
             network, num_classes=num_classes, aux_weight=config.loss.aux_weight,
             penalty=(lambda: optimizers.l2_penalty(decayed, config.optimizer.weight_decay))
-            if coupled else None,
+            if optimizers.couples_weight_decay(config) else None,
             mixing=(config.mixing.method, config.mixing.alpha) if config.mixing.method else None,
             steps_per_execution=config.steps_per_execution)
         trainer.logs_per_worker = not LEGACY_KERAS and strategy_lib.is_multi_worker(strat)
-        trainer.compile(optimizer=optimizers.make_optimizer(config, steps_per_epoch, network),
+        trainer.compile(optimizer=optimizers.make_optimizer(config, data.steps_per_epoch, network),
                         jit_compile=bool(config.jit_compile),
                         steps_per_execution=config.steps_per_execution)
         trainer.optimizer.build(network.trainable_variables)  # before a backup is restored
+    return network, trainer
 
-    backup = callbacks_lib.BackupAndRestore(
-        network, trainer.optimizer, checkpoint_dir=os.path.join(outdir, "checkpoints"),
-        backup_dir=os.path.join(outdir, "backup"), keep=config.checkpoint.keep if chief else 1,
-        save_freq=config.checkpoint.backup_every_steps or None)
-    resumed_from = backup.restore()
-    initial_epoch, trainer.steps_to_skip = divmod(resumed_from, steps_per_epoch)
-    if resumed_from:
-        print(f"Resuming from step {resumed_from} "
-              f"(epoch {initial_epoch + 1}, step {trainer.steps_to_skip + 1} of {steps_per_epoch}).")
-    if chief:
-        weights.write_bytes(os.path.join(workdir, recipe.RUN_RECIPE),
-                            config.to_json_best_effort(indent=1, sort_keys=True).encode())
 
-    history = callbacks_lib.HistoryFile(os.path.join(workdir, "history.json"), initial_epoch)
+def _callbacks(config, network, backup, history, workdir):
+    """fit's callbacks; `history` (the chief's HistoryFile, else None) adds TensorBoard too."""
     callbacks = [
         backup,
         keras.callbacks.TerminateOnNaN(),
@@ -374,20 +425,28 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
     ]
     if config.ema.decay:
         callbacks.insert(0, callbacks_lib.SwapEMAWeights(network.trainable_variables))
-    if chief:
+    if history is not None:
         callbacks += [history, keras.callbacks.TensorBoard(
             os.path.join(workdir, "tensorboard"), write_graph=False, profile_batch=0)]
+    return callbacks
 
-    total_steps = config.epochs * steps_per_epoch
-    eval_steps = _eval_steps(config, eval_source, eval_batch, strat)
+
+def _fit(config, trainer, data, eval_steps, callbacks, initial_epoch, verbose):
+    """Trains from `initial_epoch` to the recipe's last epoch (nothing left: a resumed
+    finished run)."""
     if initial_epoch < config.epochs:
-        trainer.fit(train_data, epochs=config.epochs, initial_epoch=initial_epoch,
-                    steps_per_epoch=steps_per_epoch, validation_data=eval_data,
+        trainer.fit(data.train, epochs=config.epochs, initial_epoch=initial_epoch,
+                    steps_per_epoch=data.steps_per_epoch, validation_data=data.eval,
                     validation_steps=eval_steps, callbacks=callbacks,
                     shuffle=False, verbose=verbose)  # the pipeline shuffles
     elif config.ema.decay:  # the backup was of the last step: fit would have done this
         optimizers.inner_optimizer(trainer.optimizer).finalize_variable_values(
-            network.trainable_variables)
+            trainer.network.trainable_variables)
+
+
+def _trained_steps(trainer, backup, total_steps):
+    """The optimizer's step count, which must be `total_steps`: fewer, and the loss stopped
+    training (TerminateOnNaN), which raises Diverged."""
     steps = int(trainer.optimizer.iterations.numpy())
     if steps < total_steps:
         # States are saved only while the loss is finite (BackupAndRestore): the newest is the
@@ -400,32 +459,7 @@ def _train(config, workdir, outdir, strat, chief, started, *, verbose):
         raise Diverged(f"Training stopped at step {steps} of {total_steps}: the loss is not "
                        "finite. Lower optimizer.learning_rate (or raise schedule.warmup_epochs); "
                        f"{resume}.")
-
-    scores = trainer.evaluate(eval_data, steps=eval_steps, return_dict=True, verbose=0)
-    weights_path = weights.save_weights(network, os.path.join(outdir, "weights.npz"))
-    result = {
-        "model": config.model.name, "top1": float(scores["accuracy"]),
-        "top5": float(scores["top5"]) if "top5" in scores else None,
-        "eval_loss": float(scores["loss"]), "steps": steps, "epochs": config.epochs,
-        "steps_per_epoch": steps_per_epoch, "global_batch": global_batch,
-        "replicas": strategy_lib.replicas(strat), "resumed_from_step": resumed_from,
-        "weights": weights_path, "keras": ("tf-keras " if LEGACY_KERAS else "keras ") + keras.__version__,
-        "wall_seconds": round(time.time() - started, 1),
-        "skipped_images": {split: _skipped_images(source)
-                           for split, source in (("train", train_source), ("eval", eval_source))
-                           if source.suspects is not None},
-    }
-    if chief:
-        report.plot_history(history.history, os.path.join(workdir, "curves.png"),
-                            title=f"{config.model.name}: trained on {train_source.name}, "
-                                  f"validated on {eval_source.name}")
-        weights.write_bytes(os.path.join(workdir, "result.json"),
-                            json.dumps(result, indent=1).encode())
-    backup.delete_backup()
-    top5 = "" if result["top5"] is None else f", top-5 {result['top5']:.2%}"
-    print(f"Test top-1 {result['top1']:.2%}{top5} on {eval_source.name} "
-          f"({steps} steps, {result['wall_seconds']:.0f} s). Artifacts in {workdir}")
-    return result
+    return steps
 
 
 SHOWN_SKIPPED = 5  # corrupt images named in messages and results
@@ -486,7 +520,7 @@ def evaluate(config, weights_path, *, out_dir=None, batch_size=None):
     if not os.path.isfile(weights_path):
         raise ValueError(f"--weights: no such file: {weights_path!r}.")
     config = recipe.with_recorded_classes(config, weights_path)
-    image_size, channels, pre = input_geometry(config)
+    image_size, channels, pre = recipe.input_geometry(config)
     source = sources.load(config.data, "eval")
     model = build_network(config, source.num_classes, (*image_size, channels), logits=False,
                           weights_path=weights_path)

@@ -3,7 +3,7 @@ confusion matrix of an evaluation (matplotlib, Agg backend: no display needed)."
 
 import numpy as np
 
-from keras_backbones import weights
+from keras_backbones import files
 
 
 def _pyplot():
@@ -16,10 +16,10 @@ def _pyplot():
 
 
 def _save(plt, figure, path):
-    """Writes `figure` to `path` as a PNG (`weights.write_atomic`: whole, readable, a full
+    """Writes `figure` to `path` as a PNG (`files.write_atomic`: whole, readable, a full
     disk one clear error) and frees it."""
     try:
-        return weights.write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=100))
+        return files.write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=100))
     finally:
         plt.close(figure)
 
