@@ -28,8 +28,8 @@ the --against model trained the same way; `tflite` converts to float32 and to fu
 (XNNPACK, its default delegate, on every core). Models are built with random weights and
 return logits (classifier_activation=None).
 
-TensorFlow is imported only when a benchmark runs: the command line defines these flags at
-start-up, before it knows the command.
+TensorFlow is imported only when a benchmark runs: `add_arguments` defines the command's flags
+for the command line, which parses them first.
 """
 
 import ast
@@ -43,22 +43,6 @@ import statistics
 import time
 import warnings
 from typing import Callable, List, Optional, Tuple
-
-from absl import flags
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("mode", "infer", "benchmark: infer, train or tflite.")
-flags.DEFINE_integer("batch", 16, "benchmark: images per step (tflite: 1).")
-flags.DEFINE_integer("size", None, "benchmark: input height and width in pixels; default: the "
-                     "model's input size.")
-flags.DEFINE_string("against", None, "benchmark: a keras.applications model measured alternately "
-                    "with ours, e.g. keras.applications.ResNet50.")
-flags.DEFINE_boolean("jit", False, "benchmark: XLA-compile the steps (infer, train).")
-flags.DEFINE_integer("repeats", 10, "benchmark: timed repetitions of each contender.")
-flags.DEFINE_integer("warmup", 2, "benchmark: untimed repetitions after the first call.")
-flags.DEFINE_string("precision", "float32", "benchmark: the Keras dtype policy of infer and train: "
-                    "float32, mixed_float16 or mixed_bfloat16 (the probe matmuls in its compute "
-                    "dtype).")
 
 MODES = ("infer", "train", "tflite")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -494,15 +478,42 @@ def describe(result):
     return lines
 
 
+# --- the command ---------------------------------------------------------------------------------
+
+def add_arguments(parser):
+    """The flags of `keras-backbones benchmark` (keras_backbones.cli parses them)."""
+    parser.add_argument("model", metavar="NAME", help="a registered variant, or one called with "
+                        "constructor arguments: \"resnet50(variant='v1')\"")
+    parser.add_argument("--mode", default="infer", choices=MODES,
+                        help="model(x) in a tf.function, one SGD step, or TFLite float32 and "
+                        "int8 in the LiteRT interpreter")
+    parser.add_argument("--batch", type=int, help="images per step (default 16; tflite runs 1)")
+    parser.add_argument("--size", type=int, help="input height and width in pixels (default: "
+                        "the model's input size)")
+    parser.add_argument("--against", metavar="APPLICATION", help="a keras.applications model "
+                        "measured alternately with ours, e.g. keras.applications.ResNet50")
+    parser.add_argument("--jit", action="boolean", default=False,
+                        help="XLA-compile the steps (infer, train)")
+    parser.add_argument("--repeats", type=int, default=10,
+                        help="timed repetitions of each contender")
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="untimed repetitions after the first call")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="the Keras dtype policy of infer and train (the probe matmuls in "
+                        "its compute dtype)")
+
+
 def main(args):
-    """`keras-backbones benchmark NAME`: prints the measurement (see the module docstring)."""
-    if len(args) != 1:
-        raise ValueError("benchmark takes one model name: keras-backbones benchmark resnet50 "
-                         "[--mode infer|train|tflite] [--against keras.applications.ResNet50]")
-    if FLAGS.mode == "tflite" and FLAGS["batch"].present and FLAGS.batch != 1:
+    """Images/s of a model, against keras.applications.
+
+    Ours and the --against model run alternately in rounds; the figure is the median of the
+    per-round ratios, so a noisy machine slows both sides alike. Achieved GFLOP/s and its share
+    of the machine's matmul peak are printed too (keras_backbones/benchmark.py: the method).
+    Example: keras-backbones benchmark resnet50 --against keras.applications.ResNet50"""
+    if args.mode == "tflite" and args.batch not in (None, 1):
         raise ValueError(f"--mode tflite runs batch 1 (a phone's latency); "
-                         f"got --batch {FLAGS.batch}.")
-    result = benchmark(args[0], mode=FLAGS.mode, batch=FLAGS.batch, size=FLAGS.size,
-                       against=FLAGS.against, jit=FLAGS.jit, repeats=FLAGS.repeats,
-                       warmup=FLAGS.warmup, precision=FLAGS.precision)
+                         f"got --batch {args.batch}.")
+    result = benchmark(args.model, mode=args.mode, batch=16 if args.batch is None else args.batch,
+                       size=args.size, against=args.against, jit=args.jit,
+                       repeats=args.repeats, warmup=args.warmup, precision=args.precision)
     print("\n".join(describe(result)))

@@ -2,12 +2,13 @@
 torchvision, timm).
 
 The reference runs in a child process, which never imports TensorFlow (here, running a torch
-model after TensorFlow was imported crashes the process). It builds the reference at random
-init, randomizes every normalization's statistics and affine parameters (with the defaults,
-a missing or misplaced BatchNorm goes unnoticed), saves the state dict as `.safetensors` and
-records eval-mode logits for random images. This process loads that checkpoint through the
-package's own import (`create_model(name, weights=...)`) and compares the logits:
-max |Keras - reference| <= 1e-4 * max(1, max |reference|).
+model after TensorFlow was imported crashes the process). It builds the reference
+(`keras_backbones.parity_references` where torchvision and timm lack it, else theirs by
+name) at random init, randomizes every normalization's statistics and affine parameters
+(with the defaults, a missing or misplaced BatchNorm goes unnoticed), saves the state dict
+as `.safetensors` and records eval-mode logits for random images. This process loads that
+checkpoint through the package's own import (`create_model(name, weights=...)`) and compares
+the logits: max |Keras - reference| <= 1e-4 * max(1, max |reference|).
 
     python -m keras_backbones.parity --source timm --name seresnet18 --sizes 224x224 --out DIR
 runs the reference side alone; `compare` runs both. Importing torch, torchvision and timm is
@@ -30,6 +31,8 @@ import tempfile
 import traceback
 
 import numpy as np
+
+from keras_backbones import parity_references
 
 RELATIVE_TOLERANCE = 1e-4
 CHECKPOINT = "reference.safetensors"
@@ -55,21 +58,26 @@ class Result:
 # --- The reference side (child process: torch only) --------------------------------------------
 
 def build_reference(source, name, options=None, references=None):
-    """The reference torch module at random init. `references`: the path of a module whose
-    `build(source, name, options)` builds what torchvision and timm do not publish (official
-    repositories not on PyPI, the ResNet paper's options)."""
+    """The reference torch module at random init: built by `references` (the path of a module
+    with `build(source, name, options)`, asked first) or by the package's own
+    (`keras_backbones.parity_references`: official repositories not on PyPI, the ResNet
+    paper's options), else torchvision's or timm's by name."""
     options = options or {}
+    builders = [parity_references.build]
     if references:
-        spec = importlib.util.spec_from_file_location("parity_references", references)
+        spec = importlib.util.spec_from_file_location("user_parity_references", references)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        built = module.build(source, name, options)
+        builders.insert(0, module.build)
+    for build in builders:
+        built = build(source, name, options)
         if built is not None:
             return built
     if options or source not in ("torchvision", "timm"):
         raise ValueError(f"No reference for {source} {name!r} with options {options}: "
                          "torchvision and timm models are built by name, anything else needs "
-                         "a references module (tests/parity/references.py).")
+                         "a references module (keras_backbones/parity_references/, or "
+                         "--references FILE).")
     if source == "torchvision":
         import torchvision
         return torchvision.models.get_model(name, weights=None)

@@ -10,10 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from absl import flags
-from absl.testing import flagsaver
 
-from keras_backbones import benchmark
+from keras_backbones import benchmark, cli
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = dict(batch=2, repeats=1, warmup=0)
@@ -190,28 +188,25 @@ def test_tflite_times_float32_and_int8_at_batch_1():
 
 # --- the command --------------------------------------------------------------------------------
 
-@pytest.fixture
-def parsed_flags():
-    with flagsaver.flagsaver():
-        yield lambda *argv: flags.FLAGS(["keras-backbones", *argv])
+def parsed(*argv):
+    return cli.parse(["keras-backbones", "benchmark", *argv])
 
 
-def test_main_takes_one_name(parsed_flags):
-    parsed_flags()
-    for args in ([], ["resnet18", "resnet50"]):
-        with pytest.raises(ValueError, match="benchmark takes one model name"):
-            benchmark.main(args)
+def test_the_command_takes_one_name(capsys):
+    for argv in ([], ["resnet18", "resnet50"]):
+        with pytest.raises(SystemExit) as exited:
+            parsed(*argv)
+        assert exited.value.code == 2
+    assert "the following arguments are required: NAME" in capsys.readouterr().err
 
 
-def test_main_refuses_a_tflite_batch(parsed_flags):
-    parsed_flags("--mode=tflite", "--batch=4")
+def test_main_refuses_a_tflite_batch():
     with pytest.raises(ValueError, match="--mode tflite runs batch 1"):
-        benchmark.main(["lenet5"])
+        benchmark.main(parsed("lenet5", "--mode=tflite", "--batch=4"))
 
 
-def test_main_prints_the_report(parsed_flags, capsys):
-    parsed_flags("--batch=2", "--repeats=1", "--warmup=0")
-    benchmark.main(["lenet5"])
+def test_main_prints_the_report(capsys):
+    benchmark.main(parsed("lenet5", "--batch=2", "--repeats=1", "--warmup=0"))
     out = capsys.readouterr().out
     assert "lenet5: infer, batch 2, 32x32x1" in out and "matmul peak" in out
 

@@ -110,7 +110,6 @@ def read_labels(path, num_classes):
 def load(name, weights_path, *, recipe=None, labels_path=None, classes=None):
     """The Deployable of `weights_path`, trained as registered variant `name`."""
     from keras_backbones.data import sources
-    from keras_backbones.training import loop
     from keras_backbones.training import recipe as recipe_lib
 
     spec = registry.get_spec(name)  # an unknown name fails here, with the closest names
@@ -123,7 +122,7 @@ def load(name, weights_path, *, recipe=None, labels_path=None, classes=None):
     class_names = None
     if config is not None:
         config = recipe_lib.with_recorded_classes(config, weights_path)
-        image_size, channels, pre = loop.input_geometry(config)
+        image_size, channels, pre = recipe_lib.input_geometry(config)
         class_names = list(config.data.get("class_names") or ())
         if class_names:
             num_classes = len(class_names)

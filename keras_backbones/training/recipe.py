@@ -251,6 +251,17 @@ def with_recorded_classes(config, weights_path):
     return config
 
 
+def input_geometry(config):
+    """(image_size, channels, preprocessing) of the recipe's model and data: the data's size
+    and channels where it sets them, else the registered variant's; what training fed the
+    model, and so what an export of its weights takes."""
+    from keras_backbones import registry  # imports the families (TensorFlow): not at load
+
+    pre = registry.get_spec(config.model.name).preprocessing
+    size = config.data.image_size or pre.input_size[0]
+    return (size, size), config.data.channels or pre.input_size[2], pre
+
+
 def load_module(path):
     """A recipe file as a Python module (its get_config, and VARIANTS where it has them)."""
     module_spec = importlib.util.spec_from_file_location(

@@ -160,8 +160,8 @@ def test_defaults_and_argument_checks(item):
 
     assert (savedmodel.MAX_IMAGE_PIXELS, savedmodel.MAX_BATCH_SIZE,
             savedmodel.MAX_ASPECT_RATIO) == (89_478_485, 64, 20)
-    for name in ("max_image_pixels", "max_batch_size", "max_aspect_ratio"):
-        assert commands.FLAGS[name].default == getattr(savedmodel, name.upper())
+    for name, default in commands.SERVING_LIMITS.items():  # the export flags' defaults
+        assert default == getattr(savedmodel, name.upper())
     module = savedmodel.ServingModule(item)  # the defaults, traced without saving
     serve = module.signatures()
     side = int(savedmodel.MAX_IMAGE_PIXELS ** 0.5)  # 9459 x 9459 is inside, 9460 x 9459 not
@@ -181,25 +181,29 @@ def test_defaults_and_argument_checks(item):
             savedmodel.ServingModule(item, **bad)
 
 
-def test_the_export_command_passes_its_limit_flags(monkeypatch):
-    from absl import flags
-    from absl.testing import flagsaver
-
+def test_the_export_command_passes_its_limit_flags(monkeypatch, tmp_path):
+    from keras_backbones import cli
     from keras_backbones.export import commands
 
+    weights = tmp_path / "weights.npz"
+    weights.touch()
+
+    def parsed(*flags):
+        return cli.parse(["keras-backbones", "export", "--model=lenet5", f"--weights={weights}",
+                          *flags])
+
     seen = {}
-    monkeypatch.setattr(commands, "_deployable", lambda: None)
+    monkeypatch.setattr(commands, "_deployable", lambda args: None)
     monkeypatch.setattr(savedmodel, "export", lambda item, base, **kwargs: seen.update(kwargs))
-    with flagsaver.flagsaver():
-        flags.FLAGS(["keras-backbones", "--max_image_pixels=1000000", "--max_batch_size=8"])
-        commands.export([])
-        assert seen["max_image_pixels"] == 1_000_000 and seen["max_batch_size"] == 8
-        assert seen["max_aspect_ratio"] == savedmodel.MAX_ASPECT_RATIO
-        flags.FLAGS(["keras-backbones", "--format=onnx", "--max_batch_size=8"])
-        with pytest.raises(ValueError, match="apply to --format savedmodel only"):
-            commands.export([])
-        with pytest.raises(flags.IllegalFlagValueError):
-            flags.FLAGS(["keras-backbones", "--max_aspect_ratio=0.5"])
+    commands.export(parsed("--max_image_pixels=1000000", "--max_batch_size=8"))
+    assert seen["max_image_pixels"] == 1_000_000 and seen["max_batch_size"] == 8
+    assert seen["max_aspect_ratio"] == savedmodel.MAX_ASPECT_RATIO
+    with pytest.raises(ValueError, match="apply to --format savedmodel only"):
+        commands.export(parsed("--format=onnx", "--max_batch_size=8"))
+    for bad in ("--max_aspect_ratio=0.5", "--max_batch_size=0", "--max_image_pixels=nan"):
+        with pytest.raises(SystemExit) as exited:
+            parsed(bad)
+        assert exited.value.code == 2
 
 
 RSS_CHILD = textwrap.dedent("""

@@ -1,5 +1,5 @@
 """Parity of HarDNet with the official PingoLH/Pytorch-HarDNet code (hand-written in
-tests/parity/references_hardnet.py): the smallest, hardnet39ds (depthwise-separable), at the
+parity_references/hardnet.py): the smallest, hardnet39ds (depthwise-separable), at the
 default and the non-square size, and the canonical hardnet68 at the default size."""
 
 import pytest

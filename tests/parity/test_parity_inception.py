@@ -1,6 +1,6 @@
 """Numerical parity of the Inception families with their references (torchvision's GoogLeNet
 and Inception-v3, timm's Inception-v4 and Inception-ResNet-v2, Cadene's BN-Inception written
-out in references_inception.py); Inception-ResNet-v1 has no code reference."""
+out in parity_references/inception.py); Inception-ResNet-v1 has no code reference."""
 
 import pytest
 

@@ -10,7 +10,7 @@ pytestmark = support.PARITY_MARKS
 CASES = [
     ("densenet121", {}, True), support.extended(("densenet161", {}, False)),
     ("squeezenet1_0", {}, True), ("squeezenet1_1", {}, True),
-    # the paper's bypasses (tests/parity/references_squeezenet.py)
+    # the paper's bypasses (parity_references/squeezenet.py)
     ("squeezenet1_0", {"bypass": "simple"}, False), ("squeezenet1_0", {"bypass": "complex"}, False),
     ("xception", {}, True),
 ]

@@ -18,7 +18,7 @@ CASES = [
     ("mobilenet_v3_small", {"dilated": True, "reduced_tail": True}, False),  # torchvision's options
     ("mnasnet_small", {}, False),  # timm: squeeze-and-excitation with a sigmoid gate
     ("mnasnet1_0", {}, False),  # torchvision
-    ("eca_mobilenet_v2", {}, False),  # official BangguWu/ECANet (tests/parity/references_mobile.py)
+    ("eca_mobilenet_v2", {}, False),  # official BangguWu/ECANet (parity_references/mobile.py)
 ]
 
 

@@ -1,6 +1,6 @@
 """Parity of ShuffleNetV1 and ShuffleNetV2 with their references: torchvision's ShuffleNetV2
 (the smallest at the default and the non-square size, the canonical 1.0x at the default) and the
-official megvii ShuffleNetV1 (tests/parity/references_shufflenet.py): group 3 at 0.5x (also
+official megvii ShuffleNetV1 (parity_references/shufflenet.py): group 3 at 0.5x (also
 non-square), group 8 at 1.0x."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""ViT's reference for the parity tests: timm's model by name, built with
+"""ViT's reference for the parity check: timm's model by name, built with
 dynamic_img_size=True so that it takes inputs other than 224x224 (the position embedding
 resized bicubically on the fly; at 224x224 the model is unchanged)."""
 

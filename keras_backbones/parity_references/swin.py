@@ -1,4 +1,4 @@
-"""Swin Transformer references for the parity tests (torch only).
+"""Swin Transformer references for the parity check (torch only).
 
 {"at_input_size": True}: timm's swin_* at 224 (its state dict is the 224 one) that runs each
 input at the input's size the way timm runs a 224 checkpoint at another size:

@@ -1,5 +1,5 @@
 """ShuffleNetV1 as the official megvii-model/ShuffleNet-Series code (ShuffleNetV1/network.py,
-blocks.py), written for the parity tests (torch only: runs in the parity child process).
+blocks.py), written for the parity check (torch only: runs in the parity child process).
 
 The stem (3x3 stride-2 conv, BN, ReLU; `first_conv`), a 3x3 stride-2 max pool with padding 1,
 `features`: one flat Sequential of ShuffleV1Block (4, 8, 4 per stage), each with

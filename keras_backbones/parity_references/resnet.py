@@ -1,6 +1,6 @@
-"""Reference networks that torchvision and timm do not publish, written for the parity tests
-from their papers' and official repositories' architecture descriptions (torch only: this
-module runs in the reference child process of `keras_backbones.parity`).
+"""The ResNet family's references that torchvision does not publish, written from their papers'
+and official repositories' architecture descriptions (torch only: runs in the parity child
+process).
 
 - ECA-ResNet (BangguWu/ECANet): torchvision's ResNet with ECA (global average pool, a 1-D
   convolution of kernel 3 across channels, no bias, sigmoid gate) applied to each block's
@@ -11,15 +11,10 @@ module runs in the reference child process of `keras_backbones.parity`).
   bias -> BatchNorm -> sigmoid; `SpatialGate.spatial.conv/.bn`). The official network ends
   with AvgPool2d(7), which equals global average pooling at 224x224 only; this one pools
   globally at every size.
-- The other families' references: tests/parity/references_<family>.py, each with its own
-  `build(source, name, options)`.
 - The ResNet paper's options on torchvision's ResNet: variant="v1" (the stride on the
   bottleneck's first 1x1), shortcut "A" (subsample, then zero channels appended) and "C" (a
   projection in every block), and norm="group" (GroupNorm with 32 groups).
 """
-
-import importlib.util
-import pathlib
 
 import torch
 import torch.nn.functional as F
@@ -152,12 +147,4 @@ def build(source, name, options):
         return tv.ResNet(_attention_block(block, "cbam", CBAM), layers)
     if source == "torchvision" and name.startswith("resnet") and options:
         return resnet_with_options(int(name.removeprefix("resnet")), **options)
-    # The other families' hand-written references: one sibling module each, same interface.
-    for path in sorted(pathlib.Path(__file__).parent.glob("references_*.py")):
-        spec = importlib.util.spec_from_file_location(f"parity_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        built = module.build(source, name, options)
-        if built is not None:
-            return built
     return None
