@@ -15,6 +15,23 @@ HE_NORMAL_FAN_IN = {"class_name": "VarianceScaling",
 # PyTorch's default for nn.Linear / nn.Conv weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 TORCH_DEFAULT_UNIFORM = {"class_name": "VarianceScaling",
                          "config": {"scale": 1.0 / 3.0, "mode": "fan_in", "distribution": "uniform"}}
+# U(+-1 / sqrt(fan_out)): timm's classifier (_init_weight_goog), torchvision's EfficientNet
+# classifier; on a depthwise kernel at multiplier 1 (Keras's fan-out k x k is PyTorch's
+# fan-in), PyTorch's default initialization of a depthwise nn.Conv2d.
+UNIFORM_FAN_OUT = {"class_name": "VarianceScaling",
+                   "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
+
+
+def normal(stddev):
+    """N(0, stddev), as a config (a fresh instance per use)."""
+    return {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": stddev}}
+
+
+# N(0, 0.01): the linear layers of torchvision's VGG, AlexNet, GoogLeNet, MobileNetV2/V3,
+# RegNet and SqueezeNet classifiers (nn.init.normal_(w, 0, 0.01)).
+NORMAL_001 = normal(0.01)
+# N(0, 0.02): timm's transformer linear layers (ViT, Swin: trunc_normal_(std=.02)).
+NORMAL_002 = normal(0.02)
 
 
 def get(identifier):

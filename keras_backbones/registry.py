@@ -1,10 +1,12 @@
 """Named variants: builder, default arguments and metadata.
 
-Each family module registers its variants with `register(...)` at import time. Parameter
-and FLOP counts are not typed in: `model_info` builds the model and counts them (and caches
+Each family module registers its variants with `@register_model(...)` on their public
+constructors at import time. Parameter and FLOP counts are not typed in: `model_info` builds the model and counts them (and caches
 the result on disk, keyed by the package's source, so a change to any builder recounts).
 """
 
+import contextlib
+import contextvars
 import dataclasses
 import difflib
 import fnmatch
@@ -20,6 +22,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INCEPTION_MEAN = (0.5, 0.5, 0.5)
 INCEPTION_STD = (0.5, 0.5, 0.5)
+# CIFAR-10's, as the official Wide ResNet code normalizes (pytorch/main.py), in [0, 1] units.
+CIFAR10_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
+CIFAR10_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +44,11 @@ class Preprocessing:
     std: Tuple[float, ...] = IMAGENET_STD
     interpolation: str = "bilinear"
     crop_pct: float = 0.875
+
+
+# The CIFAR-10 networks' (Wide ResNet, EffNet): 32x32 images, uncropped.
+CIFAR10_PREPROCESSING = Preprocessing(input_size=(32, 32, 3), mean=CIFAR10_MEAN, std=CIFAR10_STD,
+                                      crop_pct=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,15 +72,18 @@ _REGISTRY = {}
 
 def register_model(name, *, family, paper, reference, preprocessing=Preprocessing(),
                    paper_params=None, doc=None, **kwargs):
-    """Decorator: registers a public constructor as the variant `name` (kwargs: its defaults).
+    """Decorator: registers a public constructor as the variant `name` (kwargs: its defaults,
+    applied by create_model and by a direct call of the constructor alike).
 
     doc: the family's docstring template, formatted with the variant's name and reference."""
     def decorate(constructor):
         if name in _REGISTRY:
             raise ValueError(f"Model name {name!r} is registered twice.")
-        if doc is not None:
-            constructor.__doc__ = doc.format(name=name, reference=f"{reference[0]} {reference[1]}",
-                                             summary=(constructor.__doc__ or "").strip())
+        if doc is not None:  # an application builder's own summary, without its Args
+            summary = getattr(constructor, "summary", None) or (constructor.__doc__ or "").strip()
+            constructor.__doc__ = doc.format(name=name, summary=summary,
+                                             reference=f"{reference[0]} {reference[1]}",
+                                             input_size=str(tuple(preprocessing.input_size)))
         public = _public_constructor(name, constructor)
         _REGISTRY[name] = ModelSpec(name=name, family=family, builder=public, kwargs=kwargs,
                                     paper=paper, reference=tuple(reference),
@@ -79,23 +92,50 @@ def register_model(name, *, family, paper, reference, preprocessing=Preprocessin
     return decorate
 
 
+# The registered variant being built, for the application base: its default input size, and
+# the variant recorded on the model (what a renamed model's checkpoint names are found by).
+_BUILDING = contextvars.ContextVar("keras_backbones_building", default=None)
+
+
+def building() -> Optional[ModelSpec]:
+    """The registered variant whose constructor is running, or None."""
+    return _BUILDING.get()
+
+
+@contextlib.contextmanager
+def _building(spec):
+    token = _BUILDING.set(spec)
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
+
+
 def _public_constructor(variant, constructor):
-    """`constructor` as users call it: with keras.applications' `name=` (the Keras model's
-    name; its layers keep theirs, which weights files use), and refusing a classifier or
-    pooling with features_only=True, which would be ignored (only here, where the caller's own
-    arguments are seen, is include_top=True told from its default)."""
+    """`constructor` as users call it: building the registered variant `variant`, with
+    keras.applications' `name=` (the Keras model's name; its layers keep theirs, which weights
+    files use)."""
+    signature = inspect.signature(constructor)
+
     @functools.wraps(constructor)
     def build(*args, name=None, **kwargs):
-        from keras_backbones.models import _builder
-
-        _builder.check_features_only(variant, kwargs)
-        if name is None:
-            return constructor(*args, **kwargs)
-        _builder.check_name(variant, name)
-        return _builder.renamed(constructor(*args, **kwargs), name)
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(f"{variant}: `name` must be a non-empty string without '/'; "
+                             f"got {name!r}.")
+        # The outermost registered constructor is the variant built (ECAMobileNetV2 calls
+        # MobileNetV2, the family's builder, registered itself as mobilenet_v2).
+        spec = _REGISTRY[variant]
+        outermost = building() is None
+        if outermost:  # the variant's registered defaults, under what the caller passed
+            given = signature.bind_partial(*args, **kwargs).arguments
+            kwargs = {**{k: v for k, v in spec.kwargs.items() if k not in given}, **kwargs}
+        elif name is not None:  # another variant's constructor naming its network
+            kwargs["name"], name = name, None
+        with _building(spec) if outermost else contextlib.nullcontext():
+            model = constructor(*args, **kwargs)
+        return model if name is None else _renamed(model, name)
 
     # help() and inspect show the constructor's own arguments, and name=.
-    signature = inspect.signature(constructor)
     if "name" not in signature.parameters:
         parameters = list(signature.parameters.values())
         at = next((i for i, p in enumerate(parameters) if p.kind is p.VAR_KEYWORD), len(parameters))
@@ -103,6 +143,18 @@ def _public_constructor(variant, constructor):
                                                 default=None))
         build.__signature__ = signature.replace(parameters=parameters)
     return build
+
+
+def _renamed(model, name):
+    """`model`, named `name`: Keras 3's name is an attribute, tf-keras's a read-only property
+    over `_name`."""
+    from keras_backbones.backend import LEGACY_KERAS
+
+    if LEGACY_KERAS:
+        model._name = name
+    else:
+        model.name = name
+    return model
 
 
 def _ensure_loaded():
@@ -161,10 +213,10 @@ def _read_cache(path):
 
 
 def _write_cache(path, stats):
-    from keras_backbones import weights
+    from keras_backbones import files
 
     try:
-        weights.write_bytes(path, json.dumps(stats, indent=1, sort_keys=True).encode())
+        files.write_bytes(path, json.dumps(stats, indent=1, sort_keys=True).encode())
     except OSError:
         pass  # a read-only home only costs a recount next time
 

@@ -11,7 +11,6 @@ from keras_backbones import registry
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PARAMS_TSV = ROOT / "tests" / "data" / "params.tsv"
-SHARED_PARAMS_TSV = ROOT.parent / "shared" / "reference" / "params.tsv"
 
 # Input side used for the quick checks: small, but at least the network's minimum.
 # Inception-v3's auxiliary classifier (in the model by default, as torchvision's) needs its
@@ -146,6 +145,26 @@ def small_shape(name):
     return (side, side, channels)
 
 
+def identical_initial_weights(model):
+    """Pairs of weights (layer/index) that start from the same random values: layers given
+    one unseeded initializer instance draw the same values (tf-keras warns "The initializer
+    ... is unseeded and being called multiple times"). Constant initializations (zeros, ones,
+    layer scales) are not draws and are left out; the first 16 values identify a draw."""
+    import tensorflow as tf  # here: parity tests import torch before TensorFlow
+
+    seen, pairs = {}, []
+    for layer in model.layers:
+        for index, weight in enumerate(layer.weights):
+            head = np.asarray(tf.reshape(tf.convert_to_tensor(weight), [-1])[:16])
+            if head.size < 2 or np.all(head == head[0]):
+                continue
+            key = (tuple(weight.shape), head.tobytes())
+            if key in seen:
+                pairs.append((seen[key], f"{layer.name}/{index}"))
+            seen.setdefault(key, f"{layer.name}/{index}")
+    return pairs
+
+
 def redraw_kernels(model, seed=0):
     """Re-draws every conv/dense kernel from He normal (fan_in), keeping activations near unit
     scale. For the int8 checks: at LeNet's 1998 initialization the logits are ~1e-5, which
@@ -244,7 +263,6 @@ def needs_torch(reason):
 
 # --- numerical parity (tests/parity/test_parity*.py: one file per family or issue) -----------
 
-PARITY_REFERENCES = ROOT / "tests" / "parity" / "references.py"
 NON_SQUARE = (160, 192)
 
 
@@ -298,12 +316,13 @@ def parity_case_id(case):
 
 def assert_parity(name, options, non_square):
     """A parity case: (variant, constructor options, also at the non-square size). The
-    reference runs in a child process (torchvision/timm by name, else PARITY_REFERENCES) at
-    random init with randomized norm statistics; eval logits must agree to 1e-4 * max(1, |ref|)."""
+    reference runs in a child process (keras_backbones.parity_references, else torchvision/timm
+    by name) at random init with randomized norm statistics; eval logits must agree to
+    1e-4 * max(1, |ref|)."""
     from keras_backbones import parity
 
     default = registry.get_spec(name).preprocessing.input_size[:2]
     sizes = [default, NON_SQUARE] if non_square else [default]
-    for result in parity.compare(name, sizes, options=options, references=PARITY_REFERENCES):
+    for result in parity.compare(name, sizes, options=options):
         assert result.ok, (f"{name} {options} at {result.size}: max |diff| "
                            f"{result.max_abs_diff:.3g} > {result.tolerance:.3g}")

@@ -85,3 +85,24 @@ def test_readme_lists_every_variant():
     readme = (support.ROOT / "README.md").read_text()
     missing = [name for name in registry.list_models() if f"`{name}`" not in readme]
     assert not missing, f"README's model table lacks {missing}"
+
+
+def test_a_direct_call_builds_the_registered_variant(monkeypatch):
+    """A registered constructor applies its variant's defaults when called directly, as
+    create_model does (the variant is what the user named, whichever way)."""
+    registry.list_models()  # every family registered first
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    calls = []
+
+    @registry.register_model("fake_net", family="Fake", paper=registry.Paper("Fake", 2000),
+                             reference=("paper", "fake"), width=2)
+    def FakeNet(depth=1, **kwargs):
+        calls.append((depth, kwargs, registry.building().name))
+        return "model"
+
+    FakeNet()
+    FakeNet(3, width=5)
+    registry.create_model("fake_net", depth=4)
+    assert calls == [(1, {"width": 2}, "fake_net"), (3, {"width": 5}, "fake_net"),
+                     (4, {"width": 2, "weights": None}, "fake_net")]
+    assert registry.building() is None

@@ -12,26 +12,7 @@ import tensorflow as tf
 from keras_backbones import initializers
 from keras_backbones.backend import keras, register_serializable
 from keras_backbones.layers import activations
-from keras_backbones.layers.helpers import make_divisible
-
-# kaiming_normal_(fan_out): how timm's ResNets and EfficientNets initialize the SE
-# convolutions, and the official CBAM its spatial convolution.
-CONV_FAN_OUT_NORMAL = initializers.HE_NORMAL_FAN_OUT
-TORCH_DEFAULT_UNIFORM = initializers.TORCH_DEFAULT_UNIFORM
-_initializer = initializers.get
-
-
-def _build(sublayer, input_shape):
-    """Builds a sublayer inside the parent's build. The name scope gives tf-keras variables the
-    path parent/sublayer/kernel (Keras 3 scopes them itself)."""
-    with tf.name_scope(sublayer.name):
-        sublayer.build(input_shape)
-
-
-def _serialize_initializer(identifier):
-    if isinstance(identifier, (str, dict)):
-        return initializers.plain_copy(identifier)
-    return keras.initializers.serialize(identifier)
+from keras_backbones.layers.helpers import build_sublayer, make_divisible, serialize_initializer
 
 
 class _Attention(keras.layers.Layer):
@@ -49,11 +30,13 @@ class SqueezeExcite(_Attention):
     rd = rd_channels if given, else make_divisible(C * rd_ratio, rd_divisor, round_limit).
     The defaults are timm's seresnet*; MobileNetV3 and GhostNet use gate="hard_sigmoid" and
     their own rounding, EfficientNet passes rd_channels from the block input. `activation` and
-    `gate` are names in `activations.ACTIVATIONS` (PyTorch's definitions)."""
+    `gate` are names in `activations.ACTIVATIONS` (PyTorch's definitions). The convolutions
+    start He normal (fan_out), as timm's ResNets and EfficientNets initialize them."""
 
     def __init__(self, rd_ratio=1.0 / 16, rd_channels=None, rd_divisor=8, round_limit=0.0,
                  activation="relu", gate="sigmoid", use_bias=True,
-                 kernel_initializer=CONV_FAN_OUT_NORMAL, bias_initializer="zeros", **kwargs):
+                 kernel_initializer=initializers.HE_NORMAL_FAN_OUT, bias_initializer="zeros",
+                 **kwargs):
         super().__init__(**kwargs)
         self.rd_ratio = float(rd_ratio)
         self.rd_channels = int(rd_channels) if rd_channels else None
@@ -64,8 +47,8 @@ class SqueezeExcite(_Attention):
         self._activation = activations.get(activation)
         self._gate = activations.get(gate)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = _serialize_initializer(kernel_initializer)
-        self.bias_initializer = _serialize_initializer(bias_initializer)
+        self.kernel_initializer = serialize_initializer(kernel_initializer)
+        self.bias_initializer = serialize_initializer(bias_initializer)
 
     def reduced_channels(self, channels):
         return self.rd_channels or make_divisible(channels * self.rd_ratio, self.rd_divisor,
@@ -74,17 +57,17 @@ class SqueezeExcite(_Attention):
     def _conv(self, filters, name):
         return keras.layers.Conv2D(
             filters=filters, kernel_size=1, use_bias=self.use_bias,
-            kernel_initializer=_initializer(self.kernel_initializer),
-            bias_initializer=_initializer(self.bias_initializer),
+            kernel_initializer=initializers.get(self.kernel_initializer),
+            bias_initializer=initializers.get(self.bias_initializer),
             dtype=self.dtype_policy, name=name)
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
         reduced = self.reduced_channels(channels)
         self.reduce = self._conv(reduced, "reduce")
-        _build(self.reduce, (None, 1, 1, channels))
+        build_sublayer(self.reduce, (None, 1, 1, channels))
         self.expand = self._conv(channels, "expand")
-        _build(self.expand, (None, 1, 1, reduced))
+        build_sublayer(self.expand, (None, 1, 1, reduced))
         super().build(input_shape)
 
     def call(self, inputs):
@@ -117,7 +100,7 @@ class ECA(_Attention):
     -> sigmoid -> x * gate. kernel_size None chooses k from C (`eca_kernel_size`)."""
 
     def __init__(self, kernel_size=None, gamma=2, beta=1,
-                 kernel_initializer=TORCH_DEFAULT_UNIFORM, **kwargs):
+                 kernel_initializer=initializers.TORCH_DEFAULT_UNIFORM, **kwargs):
         super().__init__(**kwargs)
         if kernel_size is not None and (kernel_size < 1 or kernel_size % 2 == 0):
             raise ValueError(f"ECA: `kernel_size` must be odd (the reference pads (k - 1) // 2 "
@@ -125,7 +108,7 @@ class ECA(_Attention):
         self.kernel_size = int(kernel_size) if kernel_size is not None else None
         self.gamma = gamma
         self.beta = beta
-        self.kernel_initializer = _serialize_initializer(kernel_initializer)
+        self.kernel_initializer = serialize_initializer(kernel_initializer)
 
     def channel_kernel_size(self, channels):
         return self.kernel_size or eca_kernel_size(channels, self.gamma, self.beta)
@@ -135,9 +118,9 @@ class ECA(_Attention):
         # An odd kernel with "same" padding is PyTorch's symmetric (k - 1) // 2.
         self.conv = keras.layers.Conv1D(
             filters=1, kernel_size=self.channel_kernel_size(channels), padding="same",
-            use_bias=False, kernel_initializer=_initializer(self.kernel_initializer),
+            use_bias=False, kernel_initializer=initializers.get(self.kernel_initializer),
             dtype=self.dtype_policy, name="conv")
-        _build(self.conv, (None, channels, 1))
+        build_sublayer(self.conv, (None, channels, 1))
         super().build(input_shape)
 
     def call(self, inputs):
@@ -186,22 +169,24 @@ class CBAM(_Attention):
             raise ValueError(f"{self.name}: {channels} channels are fewer than the reduction "
                              f"{self.reduction}.")
         self.fc1 = keras.layers.Dense(
-            units=hidden, kernel_initializer=_initializer(TORCH_DEFAULT_UNIFORM),
+            units=hidden,
+            kernel_initializer=initializers.get(initializers.TORCH_DEFAULT_UNIFORM),
             bias_initializer="zeros", dtype=self.dtype_policy, name="fc1")
-        _build(self.fc1, (None, channels))
+        build_sublayer(self.fc1, (None, channels))
         self.fc2 = keras.layers.Dense(
-            units=channels, kernel_initializer=_initializer(TORCH_DEFAULT_UNIFORM),
+            units=channels,
+            kernel_initializer=initializers.get(initializers.TORCH_DEFAULT_UNIFORM),
             bias_initializer="zeros", dtype=self.dtype_policy, name="fc2")
-        _build(self.fc2, (None, hidden))
+        build_sublayer(self.fc2, (None, hidden))
         self.spatial_conv = keras.layers.Conv2D(
             filters=1, kernel_size=self.kernel_size, padding="same", use_bias=False,
-            kernel_initializer=_initializer(CONV_FAN_OUT_NORMAL), dtype=self.dtype_policy,
-            name="spatial_conv")
-        _build(self.spatial_conv, (None, None, None, 2))
+            kernel_initializer=initializers.get(initializers.HE_NORMAL_FAN_OUT),
+            dtype=self.dtype_policy, name="spatial_conv")
+        build_sublayer(self.spatial_conv, (None, None, None, 2))
         self.spatial_bn = keras.layers.BatchNormalization(
             axis=-1, epsilon=1e-5, momentum=0.99, gamma_initializer="zeros",
             dtype=self.dtype_policy, name="spatial_bn")
-        _build(self.spatial_bn, (None, None, None, 1))
+        build_sublayer(self.spatial_bn, (None, None, None, 1))
         super().build(input_shape)
 
     def _mlp(self, pooled):

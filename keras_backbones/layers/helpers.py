@@ -3,6 +3,11 @@
 import contextlib
 import contextvars
 
+import tensorflow as tf
+
+from keras_backbones import initializers
+from keras_backbones.backend import keras
+
 _INT8_TFLITE_TRACE = contextvars.ContextVar("int8_tflite_trace", default=False)
 
 
@@ -34,3 +39,27 @@ def make_divisible(value, divisor=8, min_value=None, round_limit=0.9):
     if rounded < round_limit * value:
         rounded += divisor
     return rounded
+
+
+def pair(value):
+    """(height, width) of an int (square) or a pair, as ints (a layer's config stores them)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(int(v) for v in value)
+    return (int(value), int(value))
+
+
+def build_sublayer(sublayer, input_shape):
+    """Builds a sublayer inside its parent's `build`. The name scope gives tf-keras variables
+    the path parent/sublayer/kernel, which the checkpoint converter maps (Keras 3 scopes them
+    itself)."""
+    with tf.name_scope(sublayer.name):
+        sublayer.build(input_shape)
+
+
+def serialize_initializer(identifier):
+    """An initializer argument as a layer's config keeps it: a name or config as plain data
+    (each sublayer then gets a fresh instance from `initializers.get`), an instance
+    serialized."""
+    if isinstance(identifier, (str, dict)):
+        return initializers.plain_copy(identifier)
+    return keras.initializers.serialize(identifier)

@@ -7,11 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_backbones.backend import LEGACY_KERAS, keras, register_serializable
-from keras_backbones.layers.helpers import tracing_for_int8_tflite
-
-
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (int(value), int(value))
+from keras_backbones.layers.helpers import pair, tracing_for_int8_tflite
 
 
 def _same_pads(size, kernel, stride):
@@ -53,9 +49,9 @@ class PaddedMaxPooling2D(keras.layers.Layer):
     def __init__(self, pool_size=3, strides=2, padding=0, ceil_mode=False, nonnegative_input=False,
                  **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = _pair(pool_size)
-        self.strides = _pair(strides)
-        self.padding = _pair(padding)
+        self.pool_size = pair(pool_size)
+        self.strides = pair(strides)
+        self.padding = pair(padding)
         self.ceil_mode = bool(ceil_mode)
         self.nonnegative_input = bool(nonnegative_input)
 
@@ -151,7 +147,7 @@ class AdaptiveAveragePooling2D(keras.layers.Layer):
 
     def __init__(self, output_size, **kwargs):
         super().__init__(**kwargs)
-        self.output_size = _pair(output_size)
+        self.output_size = pair(output_size)
 
     def call(self, inputs):
         height, width = inputs.shape[1], inputs.shape[2]

@@ -19,10 +19,7 @@ import tensorflow as tf
 
 from keras_backbones import initializers
 from keras_backbones.backend import keras, register_serializable
-from keras_backbones.layers.attention import _build, _serialize_initializer
-from keras_backbones.layers.helpers import make_divisible
-
-_initializer = initializers.get
+from keras_backbones.layers.helpers import build_sublayer, make_divisible, serialize_initializer
 
 
 def _sum(tensors):
@@ -60,7 +57,7 @@ class SplitAttention(keras.layers.Layer):
         self.rd_divisor = int(rd_divisor)
         self.epsilon = float(epsilon)
         self.momentum = float(momentum)  # PyTorch's (Keras's is 1 - it)
-        self.kernel_initializer = _serialize_initializer(kernel_initializer)
+        self.kernel_initializer = serialize_initializer(kernel_initializer)
 
     def attention_channels(self, in_channels):
         if self.rd_channels:
@@ -87,17 +84,17 @@ class SplitAttention(keras.layers.Layer):
             filters=mid, kernel_size=self.kernel_size, strides=self.strides,
             padding="same" if same else "valid", dilation_rate=self.dilation,
             groups=self.groups * self.radix, use_bias=False,
-            kernel_initializer=_initializer(self.kernel_initializer), dtype=self.dtype_policy,
+            kernel_initializer=initializers.get(self.kernel_initializer), dtype=self.dtype_policy,
             name="conv")
-        _build(self.conv, (None, None, None, in_channels))
+        build_sublayer(self.conv, (None, None, None, in_channels))
         self.bn0 = self._norm("bn0")
-        _build(self.bn0, (None, None, None, mid))
+        build_sublayer(self.bn0, (None, None, None, mid))
         self.fc1 = self._fc(attn, filters, "fc1")
-        _build(self.fc1, (None, 1, 1, filters))
+        build_sublayer(self.fc1, (None, 1, 1, filters))
         self.bn1 = self._norm("bn1")
-        _build(self.bn1, (None, 1, 1, attn))
+        build_sublayer(self.bn1, (None, 1, 1, attn))
         self.fc2 = self._fc(mid, attn, "fc2")
-        _build(self.fc2, (None, 1, 1, attn))
+        build_sublayer(self.fc2, (None, 1, 1, attn))
         super().build(input_shape)
 
     def _norm(self, name):
@@ -109,7 +106,7 @@ class SplitAttention(keras.layers.Layer):
         limit = 1.0 / (fan_in_channels // self.groups) ** 0.5  # nn.Conv2d's default bias
         return keras.layers.Conv2D(
             filters=units, kernel_size=1, groups=self.groups, use_bias=True,
-            kernel_initializer=_initializer(self.kernel_initializer),
+            kernel_initializer=initializers.get(self.kernel_initializer),
             bias_initializer=keras.initializers.RandomUniform(minval=-limit, maxval=limit),
             dtype=self.dtype_policy, name=name)
 

@@ -15,9 +15,7 @@ import tensorflow as tf
 
 from keras_backbones import initializers
 from keras_backbones.backend import keras, register_serializable
-from keras_backbones.layers.attention import _build, _serialize_initializer
-
-LINEAR_INIT = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.02}}
+from keras_backbones.layers.helpers import build_sublayer, serialize_initializer
 
 
 @register_serializable
@@ -49,14 +47,15 @@ def layer_norm(x, *, name, epsilon=1e-5):
 
 
 def mlp(x, hidden_units, *, name, out_units=None, dropout_rate=0.0,
-        kernel_initializer=LINEAR_INIT):
+        kernel_initializer=initializers.NORMAL_002):
     """timm's Mlp on the last axis: `{name}_fc1` (-> hidden_units) -> exact GELU ->
     `{name}_fc2` (-> out_units, default the input width), each Linear followed by dropout
     when dropout_rate > 0. Works on tokens (B, N, C) and on maps (B, H, W, C)."""
     out_units = out_units or x.shape[-1]
 
     def dense(x, units, suffix):
-        return keras.layers.Dense(units=units, kernel_initializer=initializers.get(kernel_initializer),
+        return keras.layers.Dense(units=units,
+                                  kernel_initializer=initializers.get(kernel_initializer),
                                   bias_initializer="zeros", name=f"{name}_{suffix}")(x)
 
     x = dense(x, hidden_units, "fc1")
@@ -83,14 +82,14 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     """
 
     def __init__(self, num_heads, qkv_bias=True, attention_dropout=0.0, proj_dropout=0.0,
-                 kernel_initializer=LINEAR_INIT, bias_initializer="zeros", **kwargs):
+                 kernel_initializer=initializers.NORMAL_002, bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
         self.num_heads = int(num_heads)
         self.qkv_bias = bool(qkv_bias)
         self.attention_dropout = float(attention_dropout)
         self.proj_dropout = float(proj_dropout)
-        self.kernel_initializer = _serialize_initializer(kernel_initializer)
-        self.bias_initializer = _serialize_initializer(bias_initializer)
+        self.kernel_initializer = serialize_initializer(kernel_initializer)
+        self.bias_initializer = serialize_initializer(bias_initializer)
         self._attention_drop = keras.layers.Dropout(rate=self.attention_dropout)
         self._proj_drop = keras.layers.Dropout(rate=self.proj_dropout)
 
@@ -107,9 +106,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             raise ValueError(f"{self.name}: {dim} channels do not split into {self.num_heads} "
                              "heads evenly.")
         self.qkv = self._dense(3 * dim, self.qkv_bias, "qkv")
-        _build(self.qkv, (None, None, dim))
+        build_sublayer(self.qkv, (None, None, dim))
         self.proj = self._dense(dim, True, "proj")
-        _build(self.proj, (None, None, dim))
+        build_sublayer(self.proj, (None, None, dim))
         super().build(input_shape)
 
     def _split(self, x, tokens):  # (B, N, C) -> (B, heads, N, C / heads)

@@ -23,22 +23,18 @@ import tensorflow as tf
 
 from keras_backbones import initializers
 from keras_backbones.backend import keras, register_serializable
-from keras_backbones.layers.attention import _build, _serialize_initializer
-from keras_backbones.layers.transformer import LINEAR_INIT, LayerNorm, MultiHeadSelfAttention
+from keras_backbones.layers.helpers import build_sublayer, pair, serialize_initializer
+from keras_backbones.layers.transformer import LayerNorm, MultiHeadSelfAttention
 
 # What timm adds to the attention logits of token pairs from different regions of a shifted
 # window: exp(-100) vanishes against any logit of a trained network.
 MASK_VALUE = -100.0
 
 
-def _pair(value):
-    return tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else (int(value),) * 2
-
-
 def fit_window(size, window, shift):
     """timm's SwinTransformerBlock._calc_window_shift, per axis: where the map is no larger
     than the window, the window shrinks to the map and does not shift."""
-    window, shift = _pair(window), _pair(shift)
+    window, shift = pair(window), pair(shift)
     return (tuple(min(s, w) for s, w in zip(size, window)),
             tuple(0 if s <= w else sh for s, w, sh in zip(size, window, shift)))
 
@@ -58,7 +54,7 @@ def with_static_size(x, size):
 
 def cyclic_shift(x, shift):
     """torch.roll(x, shift, dims=(1, 2)) of a (B, H, W, C) map with static H and W."""
-    for axis, offset in zip((1, 2), _pair(shift)):
+    for axis, offset in zip((1, 2), pair(shift)):
         size = x.shape[axis]
         offset %= size
         if offset:
@@ -72,7 +68,7 @@ def cyclic_shift(x, shift):
 
 def window_partition(x, window):
     """(B, H, W, C) -> (B * H/wh * W/ww, wh * ww, C): windows in row-major order per image."""
-    (wh, ww), (_, _, width, channels) = _pair(window), x.shape
+    (wh, ww), (_, _, width, channels) = pair(window), x.shape
     x = tf.reshape(x, [-1, wh, width // ww, ww, channels])  # (B H/wh, wh, W/ww, ww, C)
     x = tf.transpose(x, [0, 2, 1, 3, 4])
     return tf.reshape(x, [-1, wh * ww, channels])
@@ -80,7 +76,7 @@ def window_partition(x, window):
 
 def window_reverse(windows, window, size):
     """The inverse of `window_partition`: (B * nW, wh * ww, C) -> (B, H, W, C)."""
-    (wh, ww), (height, width), channels = _pair(window), size, windows.shape[-1]
+    (wh, ww), (height, width), channels = pair(window), size, windows.shape[-1]
     x = tf.reshape(windows, [-1, width // ww, wh, ww, channels])  # (B H/wh, W/ww, wh, ww, C)
     x = tf.transpose(x, [0, 2, 1, 3, 4])
     return tf.reshape(x, [-1, height, width, channels])
@@ -89,7 +85,7 @@ def window_reverse(windows, window, size):
 def relative_position_index(window):
     """(N, N) index into the ((2 wh - 1)(2 ww - 1), heads) bias table of each token pair's
     offset (timm's get_relative_position_index)."""
-    wh, ww = _pair(window)
+    wh, ww = pair(window)
     coords = np.stack(np.meshgrid(np.arange(wh), np.arange(ww), indexing="ij")).reshape(2, -1)
     dy, dx = coords[:, :, None] - coords[:, None, :]  # each (N, N)
     return (dy + wh - 1) * (2 * ww - 1) + (dx + ww - 1)
@@ -131,10 +127,10 @@ def relative_position_table_resize(src_window, dst_window):
     """The ((2 dh - 1)(2 dw - 1), (2 sh - 1)(2 sw - 1)) linear map of timm's
     resize_rel_pos_bias_table, which resamples a checkpoint's table to another window (how
     timm runs a 224 checkpoint at a size whose maps are smaller than its windows)."""
-    if _pair(src_window) == _pair(dst_window):
-        return np.eye(math.prod(2 * w - 1 for w in _pair(src_window)), dtype=np.float32)
+    if pair(src_window) == pair(dst_window):
+        return np.eye(math.prod(2 * w - 1 for w in pair(src_window)), dtype=np.float32)
     axes = []
-    for src, dst in zip(_pair(src_window), _pair(dst_window)):
+    for src, dst in zip(pair(src_window), pair(dst_window)):
         src, dst = 2 * src - 1, 2 * dst - 1
         axes.append(_linear_interpolation(_geometric_offsets(src, dst),
                                           np.arange(-(dst // 2), dst // 2 + 1)))
@@ -148,7 +144,7 @@ def shifted_window_mask(size, window, shift):
     timm's SwinTransformerBlock.get_attn_mask: the padded, shifted map is cut into (up to) 3 x 3
     regions along the window and shift boundaries; the window cut by the wrap-around mixes
     tokens that are not neighbours in the image."""
-    window, shift = _pair(window), _pair(shift)
+    window, shift = pair(window), pair(shift)
     if not any(shift):
         return None
     height, width = padded_size(size, window)
@@ -184,9 +180,9 @@ class WindowAttention(MultiHeadSelfAttention):
 
     def __init__(self, num_heads, window_size=7, shift_size=0, table_window_size=None, **kwargs):
         super().__init__(num_heads, **kwargs)
-        self.window_size = _pair(window_size)
-        self.shift_size = _pair(shift_size)
-        self.table_window_size = _pair(table_window_size or window_size)
+        self.window_size = pair(window_size)
+        self.shift_size = pair(shift_size)
+        self.table_window_size = pair(table_window_size or window_size)
         if min(self.window_size) < 1 or not all(0 <= s < w for s, w in
                                                 zip(self.shift_size, self.window_size)):
             raise ValueError(f"WindowAttention: need window_size >= 1 and 0 <= shift_size < "
@@ -199,7 +195,7 @@ class WindowAttention(MultiHeadSelfAttention):
         th, tw = self.table_window_size
         self.relative_position_bias_table = self.add_weight(
             shape=((2 * th - 1) * (2 * tw - 1), self.num_heads),
-            initializer=initializers.get(LINEAR_INIT), trainable=True,
+            initializer=initializers.get(initializers.NORMAL_002), trainable=True,
             name="relative_position_bias_table")
         self._resize = None
         if self.table_window_size != self.window_size:
@@ -270,11 +266,12 @@ class PatchMerging(keras.layers.Layer):
     -> `reduction` (Linear 4C -> out_units, default 2C, no bias): (B, H, W, C) ->
     (B, ceil(H/2), ceil(W/2), out_units)."""
 
-    def __init__(self, out_units=None, epsilon=1e-5, kernel_initializer=LINEAR_INIT, **kwargs):
+    def __init__(self, out_units=None, epsilon=1e-5, kernel_initializer=initializers.NORMAL_002,
+                 **kwargs):
         super().__init__(**kwargs)
         self.out_units = int(out_units) if out_units else None
         self.epsilon = float(epsilon)
-        self.kernel_initializer = _serialize_initializer(kernel_initializer)
+        self.kernel_initializer = serialize_initializer(kernel_initializer)
 
     def _units(self, channels):
         return self.out_units or 2 * channels
@@ -286,12 +283,12 @@ class PatchMerging(keras.layers.Layer):
         self._size = (int(input_shape[1]), int(input_shape[2]))
         merged = 4 * int(input_shape[-1])
         self.norm = LayerNorm(axis=-1, epsilon=self.epsilon, dtype=self.dtype_policy, name="norm")
-        _build(self.norm, (None, None, None, merged))
+        build_sublayer(self.norm, (None, None, None, merged))
         self.reduction = keras.layers.Dense(
             units=self._units(int(input_shape[-1])), use_bias=False,
             kernel_initializer=initializers.get(self.kernel_initializer),
             dtype=self.dtype_policy, name="reduction")
-        _build(self.reduction, (None, None, None, merged))
+        build_sublayer(self.reduction, (None, None, None, merged))
         super().build(input_shape)
 
     def call(self, inputs):

@@ -15,37 +15,15 @@ convolution He normal over its fan-out (k x k x out / groups: k x k for a depthw
 PyTorch defaults, torchvision's depthwise fan-out).
 """
 
-import dataclasses
 import re
 
+from keras_backbones import initializers
 from keras_backbones.backend import keras
-from keras_backbones.layers import (ECA, HardSwish, LayerScale, SqueezeExcite, StochasticDepth,
-                                    make_divisible)
+from keras_backbones.layers import ECA, LayerScale, SqueezeExcite, make_divisible
 from keras_backbones.models import _builder as B
 
-ACTIVATIONS = ("relu", "relu6", "hard_swish", "swish", "gelu")
 PADDINGS = ("torch", "same")
-# U(+-1 / sqrt(fan_out)): timm's classifier (_init_weight_goog), torchvision's EfficientNet
-# classifier; on a depthwise kernel at multiplier 1 (Keras's fan-out k x k is PyTorch's
-# fan-in), PyTorch's default initialization of a depthwise nn.Conv2d.
-UNIFORM_FAN_OUT = {"class_name": "VarianceScaling",
-                   "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
-# N(0, 0.01): torchvision's linear layers in MobileNetV2 and V3 (and the official ECA code's).
-NORMAL_001 = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
-
-
-def activate(x, kind, *, name):
-    """The activation layer `kind` (PyTorch's definitions: hard_swish is x * relu6(x + 3) / 6,
-    gelu the exact erf form)."""
-    if kind == "relu":
-        return keras.layers.ReLU(name=name)(x)
-    if kind == "relu6":
-        return keras.layers.ReLU(max_value=6.0, name=name)(x)
-    if kind == "hard_swish":
-        return HardSwish(name=name)(x)
-    if kind in ("swish", "gelu"):  # swish: x * sigmoid(x); gelu: exact; under both Kerases
-        return keras.layers.Activation(kind, name=name)(x)
-    raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {kind!r}.")
+Norm = B.Norm
 
 
 def check_padding(name, padding):
@@ -53,38 +31,19 @@ def check_padding(name, padding):
         raise ValueError(f"{name}: `padding` must be 'torch' or 'same'; got {padding!r}.")
 
 
-@dataclasses.dataclass(frozen=True)
-class Norm:
-    """A reference's BatchNorm: epsilon and PyTorch's momentum (torchvision's MobileNetV3:
-    1e-3, 0.01; MNASNet: 1e-5, 3e-4; timm and MobileNetV2: 1e-5, 0.1)."""
-
-    epsilon: float = 1e-5
-    momentum: float = 0.1
-
-    def __call__(self, x, *, name):
-        return B.norm(x, epsilon=self.epsilon, momentum=self.momentum, name=name)
-
-
 def conv_norm_act(x, filters, kernel_size, *, name, act=None, norm=Norm(), strides=1,
-                  padding="torch", kernel_initializer=B.HE_NORMAL_FAN_OUT):
-    """`{name}_conv` (no bias) -> `{name}_bn` [-> `{name}_act`]. padding: "torch" (symmetric
-    k // 2, PyTorch's) or "same" (TensorFlow's, asymmetric at a stride: the official TF models
-    and timm's tf_ ports); they differ only at a stride."""
+                  padding="torch", kernel_initializer=initializers.HE_NORMAL_FAN_OUT):
+    """`B.conv_norm_act` with the mobile families' defaults (no activation) and padding:
+    "torch" (symmetric k // 2, PyTorch's) or "same" (TensorFlow's, asymmetric at a stride:
+    the official TF models and timm's tf_ ports); they differ only at a stride."""
     check_padding(name, padding)
-    if padding == "same":
-        x = keras.layers.Conv2D(
-            filters=filters, kernel_size=kernel_size, strides=strides, padding="same",
-            use_bias=False, kernel_initializer=B.initializers.get(kernel_initializer),
-            name=f"{name}_conv")(x)
-    else:
-        x = B.conv2d(x, filters, kernel_size, strides=strides,
-                     kernel_initializer=kernel_initializer, name=f"{name}_conv")
-    x = norm(x, name=f"{name}_bn")
-    return activate(x, act, name=f"{name}_act") if act else x
+    return B.conv_norm_act(x, filters, kernel_size, strides=strides, act=act, norm=norm,
+                           padding="same" if padding == "same" else None,
+                           kernel_initializer=kernel_initializer, name=name)
 
 
 def depthwise_conv2d(x, kernel_size, *, name, strides=1, dilation=1, multiplier=1,
-                     padding="torch", initializer=B.HE_NORMAL_FAN_OUT):
+                     padding="torch", initializer=initializers.HE_NORMAL_FAN_OUT):
     """nn.Conv2d(C, C x multiplier, k, groups=C, padding=k // 2 * dilation, bias=False) as a
     DepthwiseConv2D (TFLite's DEPTHWISE_CONV_2D): with padding "torch", explicit symmetric
     padding where TensorFlow's "same" would pad asymmetrically (strided convolutions); with
@@ -100,7 +59,7 @@ def depthwise_conv2d(x, kernel_size, *, name, strides=1, dilation=1, multiplier=
     return keras.layers.DepthwiseConv2D(
         kernel_size=kernel_size, strides=strides, padding="same" if same else "valid",
         dilation_rate=dilation, depth_multiplier=multiplier, use_bias=False,
-        depthwise_initializer=B.initializers.get(initializer), name=name)(x)
+        depthwise_initializer=initializers.get(initializer), name=name)(x)
 
 
 def depthwise_norm_act(x, kernel_size, *, name, act=None, norm=Norm(), **kwargs):
@@ -108,26 +67,24 @@ def depthwise_norm_act(x, kernel_size, *, name, act=None, norm=Norm(), **kwargs)
     [-> `{name}_act`]."""
     x = depthwise_conv2d(x, kernel_size, name=f"{name}_conv", **kwargs)
     x = norm(x, name=f"{name}_bn")
-    return activate(x, act, name=f"{name}_act") if act else x
+    return B.activation(x, act, name=f"{name}_act")
 
 
 def residual(y, x, *, name, skip=True, drop_path=0.0, layer_scale=None):
-    """The end of a residual block: [`{name}_layer_scale`] -> [`{name}_drop_path`] ->
-    `{name}_add` of the input, where `skip` and the shape allow (else the branch alone)."""
-    if layer_scale is not None:
-        y = LayerScale(init_value=layer_scale, name=f"{name}_layer_scale")(y)
+    """`B.residual` of the block's input `x` and branch `y` where `skip` and the shapes allow;
+    else the branch alone (after its layer scale)."""
     if not skip or tuple(x.shape[1:]) != tuple(y.shape[1:]):
+        if layer_scale is not None:
+            y = LayerScale(init_value=layer_scale, name=f"{name}_layer_scale")(y)
         return y
-    if drop_path:
-        y = StochasticDepth(rate=drop_path, name=f"{name}_drop_path")(y)
-    return keras.layers.Add(name=f"{name}_add")([y, x])
+    return B.residual(x, y, drop_path=drop_path, layer_scale=layer_scale, name=name)
 
 
 def inverted_residual(filters, *, name, expansion=1.0, kernel_size=3, strides=1, dilation=1,
                       activation="relu6", se_ratio=0.0, se_divisor=1, se_gate="sigmoid",
                       se_activation=None, eca_kernel_size=None, project_activation=False,
                       skip=True, drop_path=0.0, norm=Norm(), padding="torch",
-                      depthwise_initializer=B.HE_NORMAL_FAN_OUT):
+                      depthwise_initializer=initializers.HE_NORMAL_FAN_OUT):
     """The inverted residual with linear bottleneck (Sandler et al. 2018), "MBConv":
 
         [1x1 expand, norm, act] -> k x k depthwise (strides, dilation), norm, act -> [SE]
@@ -136,7 +93,7 @@ def inverted_residual(filters, *, name, expansion=1.0, kernel_size=3, strides=1,
     filters: output channels. expansion: the expanded width is make_divisible(C_in x expansion,
     8) (timm's rule; exact for the torchvision references); expansion 1 has no expand
     convolution (the depthwise-separable block of MobileNetV1 and of the first stages).
-    activation: "relu", "relu6", "hard_swish", "swish" or "gelu".
+    activation: a `B.activation` name ("relu", "relu6", "hard_swish", "swish", "gelu", ...).
     se_ratio: squeeze-and-excitation after the depthwise convolution, reduced to
     se_ratio x the expanded width, rounded to a multiple of se_divisor (MobileNetV3: 0.25 and
     8) or, with se_divisor 1, to the nearest integer (MNASNet and EfficientNet, whose ratio is
@@ -206,7 +163,8 @@ def stages(x, table, *, stride=2, drop_path_rate=0.0):
     drop_path_rate 0 no block is passed `drop_path`. `stride`: that of the input.
 
     Returns (x, features): features holds (stride, output) of each stage."""
-    total = sum(len(blocks) for blocks in table)
+    rates = B.drop_path_rates(drop_path_rate, sum(len(blocks) for blocks in table),
+                              rule="efficientnet")
     index = 0
     features = []
     for s, blocks in enumerate(table, start=1):
@@ -214,12 +172,39 @@ def stages(x, table, *, stride=2, drop_path_rate=0.0):
             kwargs = dict(kwargs)
             block = kwargs.pop("block", inverted_residual)
             if drop_path_rate:
-                kwargs["drop_path"] = drop_path_rate * index / total
+                kwargs["drop_path"] = rates[index]
             x = block(name=f"stage{s}_block{b}", **kwargs)(x)
             stride *= kwargs.get("strides", 1)
             index += 1
         features.append((stride, x))
     return x, features
+
+
+def efficient_head(classes, width, *, act, dropout_rate, pre_logits_initializers,
+                   logits_initializers, norm=None):
+    """MobileNetV3's efficient last stage (section 5.1), kept by GhostNet and MobileNetV4:
+    `avg_pool` -> `pre_logits` (the references' 1x1 convolution of the pooled map: a Dense
+    layer of `width`) [-> `pre_logits_bn`: with `norm`, after a pre_logits without bias,
+    MobileNetV4's] -> `pre_logits_act` -> [`head_dropout`] -> `logits`. The initializers:
+    (kernel, bias) of each Dense layer (bias None: nn.Linear's default)."""
+    def apply(x):
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        kernel, bias = pre_logits_initializers
+        if norm is None:
+            x = B.dense(x, width, name="pre_logits", kernel_initializer=kernel,
+                        bias_initializer=bias)
+        else:
+            x = keras.layers.Dense(units=width, use_bias=False,
+                                   kernel_initializer=initializers.get(kernel),
+                                   name="pre_logits")(x)
+            x = norm(x, name="pre_logits_bn")
+        x = B.activation(x, act, name="pre_logits_act")
+        if dropout_rate:
+            x = keras.layers.Dropout(rate=dropout_rate, name="head_dropout")(x)
+        kernel, bias = logits_initializers
+        return B.dense(x, classes, name="logits", kernel_initializer=kernel,
+                       bias_initializer=bias)
+    return apply
 
 
 def check_alpha(name, alpha):

@@ -10,17 +10,19 @@ size with include_top, pooled to 6x6 as torchvision does.
 
 import collections
 
-from keras_backbones import registry, weights
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import AdaptiveAveragePooling2D, Flatten, LocalResponseNormalization
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
-PAPER = registry.Paper("ImageNet Classification with Deep Convolutional Neural Networks", 2012, None)
-PAPER_ONE_WEIRD_TRICK = registry.Paper("One weird trick for parallelizing convolutional neural networks",
-                                       2014, "1404.5997")
+PAPER = registry.Paper("ImageNet Classification with Deep Convolutional Neural Networks", 2012,
+                       None)
+PAPER_ONE_WEIRD_TRICK = registry.Paper("One weird trick for parallelizing convolutional neural "
+                                       "networks", 2014, "1404.5997")
 
 Conv = collections.namedtuple("Conv", "filters kernel stride padding groups bias lrn pool")
-Layout = collections.namedtuple("Layout", "convs dropout_before_fc init")
+Layout = collections.namedtuple("Layout", "convs dropout_before_fc init min_size")
 
 # conv1..conv5 as (filters, kernel, stride, padding, groups, bias init, LRN after, max pool after)
 LAYOUTS = {
@@ -31,7 +33,8 @@ LAYOUTS = {
                Conv(256, 3, 1, 1, 1, 0.0, False, False),
                Conv(256, 3, 1, 1, 1, 0.0, False, True)],
         dropout_before_fc=True,  # torchvision: Dropout -> Linear -> ReLU
-        init=None),               # PyTorch's default init (kaiming uniform, a=sqrt(5))
+        init=None,                # PyTorch's default init (kaiming uniform, a=sqrt(5))
+        min_size=63),             # the smallest input side: conv5's pool has a window
     "original": Layout(
         convs=[Conv(96, 11, 4, 0, 1, 0.0, True, True),
                Conv(256, 5, 1, 2, 2, 1.0, True, True),
@@ -39,7 +42,8 @@ LAYOUTS = {
                Conv(384, 3, 1, 1, 2, 1.0, False, False),
                Conv(256, 3, 1, 1, 2, 1.0, False, True)],
         dropout_before_fc=False,  # the paper: dropout on the outputs of fc6 and fc7
-        init=0.01),               # N(0, 0.01)
+        init=0.01,                # N(0, 0.01)
+        min_size=67),
 }
 FC_UNITS = 4096
 FC_BIAS = {"torchvision": 0.0, "original": 1.0}
@@ -47,23 +51,28 @@ FC_BIAS = {"torchvision": 0.0, "original": 1.0}
 
 def _initializers(layout, bias, fan_in):
     if layout.init is None:  # PyTorch's defaults: U(+-1/sqrt(fan_in)) for weights and biases
-        return B.TORCH_LINEAR_INIT, B.torch_bias_init(fan_in)
-    return (keras.initializers.RandomNormal(mean=0.0, stddev=layout.init),
-            keras.initializers.Constant(bias))
+        return initializers.TORCH_DEFAULT_UNIFORM, B.torch_bias_init(fan_in)
+    return initializers.normal(layout.init), keras.initializers.Constant(bias)
 
 
-def AlexNet(layout="torchvision", *, include_top=True, weights=None, input_tensor=None,
-            input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-            dropout_rate=0.5, features_only=False, name=None):
+_MIN_SIZES = " or ".join(f"{spec.min_size}x{spec.min_size} ({layout})"
+                        for layout, spec in LAYOUTS.items())
+
+
+def _min_size(arguments):
+    """The layout's smallest input side (an unknown layout is refused by the builder)."""
+    layout = LAYOUTS.get(arguments["layout"])
+    return layout.min_size if layout else 1
+
+
+@A.application(min_size=_min_size, fixed_size_top=True,
+               head="adaptive average pool to 6x6, the 4096-4096 classifier with dropout, logits",
+               input_note=f"any size of at least {_MIN_SIZES} works, pooled to 6x6 before the "
+                          "classifier as torchvision does (None x None without the classifier)")
+def AlexNet(inputs, layout="torchvision", *, name="alexnet", dropout_rate=0.5, classes):
     """AlexNet in `layout` "torchvision" (single tower) or "original" (the 2012 paper)."""
-    if layout not in LAYOUTS:
-        raise ValueError(f"AlexNet: `layout` must be one of {', '.join(LAYOUTS)}; got {layout!r}.")
-    name = name or ("alexnet" if layout == "torchvision" else "alexnet_original")
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling, weights=weights)
+    B.check_choice(name, "layout", layout, tuple(LAYOUTS))
     spec = LAYOUTS[layout]
-    original = layout == "original"
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=227 if original else 224,
-                           min_size=67 if original else 63, static=include_top and not features_only)
     x = inputs
     features = []
     stride = 1
@@ -99,9 +108,7 @@ def AlexNet(layout="torchvision", *, include_top=True, weights=None, input_tenso
         return B.dense(x, classes, name="logits", kernel_initializer=kernel_init,
                        bias_initializer=bias_init)
 
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights, head=head)
+    return A.Network(x, features, head=head)
 
 
 # Checkpoint names of torchvision's alexnet (features: conv, ReLU, pool ...; classifier:
@@ -120,23 +127,15 @@ Neural Networks" (2012); Krizhevsky, "One weird trick for parallelizing convolut
 networks" (2014); implementation: {reference}. Registered as `{name}`.
 
 Args:
-    include_top: whether to include the 4096-4096 classifier (inputs of any size at least the
-        minimum are pooled to 6x6 as torchvision does).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor, input_shape: the input; 224x224 (torchvision) or 227x227 (original) by default.
-    pooling: with include_top=False, None, "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout in the two hidden fully connected layers.
-    features_only: return the pooled maps at strides 8, 16 and 32.
-"""
+""" + AlexNet.args_doc
 
 
 @registry.register_model("alexnet", family="AlexNet", paper=PAPER_ONE_WEIRD_TRICK,
                          reference=("torchvision", "alexnet"), doc=DOCSTRING)
 def AlexNetTorchvision(**kwargs):
     """AlexNet, torchvision's single-tower layout (64-192-384-256-256 channels)."""
-    return AlexNet("torchvision", **kwargs)
+    return AlexNet("torchvision", name="alexnet", **kwargs)
 
 
 @registry.register_model("alexnet_original", family="AlexNet", paper=PAPER, doc=DOCSTRING,
@@ -144,7 +143,7 @@ def AlexNetTorchvision(**kwargs):
                          preprocessing=registry.Preprocessing(input_size=(227, 227, 3)))
 def AlexNetOriginal(**kwargs):
     """AlexNet as the 2012 paper: 96-256-384-384-256 channels, LRN, two-tower grouped convs."""
-    return AlexNet("original", **kwargs)
+    return AlexNet("original", name="alexnet_original", **kwargs)
 
 
 __all__ = ["AlexNet", "AlexNetTorchvision", "AlexNetOriginal"]

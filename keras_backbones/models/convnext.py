@@ -13,10 +13,12 @@ channels-first LayerNorm): the same function and parameters, and its checkpoints
 kernels convert like Linear weights.
 """
 
+import functools
+
 from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
-from keras_backbones.layers import LayerScale, StochasticDepth
-from keras_backbones.layers.transformer import LINEAR_INIT, LayerNorm, mlp
+from keras_backbones.layers import transformer
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("A ConvNet for the 2020s", 2022, "2201.03545")
@@ -39,10 +41,11 @@ PATCH_SIZE = 4
 KERNEL_SIZE = 7
 MLP_RATIO = 4
 NORM_EPSILON = 1e-6
+LINEAR_INIT = initializers.NORMAL_002  # timm's trunc_normal_(std=.02) of every conv and Linear
 
 
 def layer_norm(x, *, name):
-    return LayerNorm(axis=-1, epsilon=NORM_EPSILON, name=name)(x)
+    return transformer.layer_norm(x, epsilon=NORM_EPSILON, name=name)
 
 
 def patch_conv(x, filters, size, *, name):
@@ -60,12 +63,9 @@ def convnext_block(*, name, drop_path, layer_scale):
             depthwise_initializer=initializers.get(LINEAR_INIT), bias_initializer="zeros",
             name=f"{name}_dwconv")(x)
         y = layer_norm(y, name=f"{name}_norm")
-        y = mlp(y, MLP_RATIO * channels, name=f"{name}_mlp", kernel_initializer=LINEAR_INIT)
-        if layer_scale is not None:
-            y = LayerScale(init_value=layer_scale, name=f"{name}_layer_scale")(y)
-        if drop_path:
-            y = StochasticDepth(rate=drop_path, name=f"{name}_drop_path")(y)
-        return keras.layers.Add(name=f"{name}_add")([x, y])
+        y = transformer.mlp(y, MLP_RATIO * channels, name=f"{name}_mlp",
+                            kernel_initializer=LINEAR_INIT)
+        return B.residual(x, y, drop_path=drop_path, layer_scale=layer_scale, name=name)
     return apply
 
 
@@ -81,45 +81,32 @@ def convnext_head(classes, dropout_rate):
     return apply
 
 
-def ConvNeXt(depths, dims, *, name="convnext", include_top=True, weights=None,
-             input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", dropout_rate=0.0, drop_path_rate=0.0,
-             layer_scale_init_value=1e-6, features_only=False):
+@A.application(head="global average pool, LayerNorm, logits",
+               weights_note="the portable format, or a timm checkpoint")
+def ConvNeXt(inputs, depths, dims, *, name="convnext", dropout_rate=0.0, drop_path_rate=0.0,
+             layer_scale_init_value=1e-6, classes):
     """Builds a ConvNeXt from four block counts (`depths`) and four widths (`dims`)."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
-    depths, dims = tuple(depths), tuple(dims)
-    for argument, values in (("depths", depths), ("dims", dims)):
-        if len(values) != 4 or not all(isinstance(v, int) and v >= 1 for v in values):
-            raise ValueError(f"{name}: `{argument}` must be four positive integers, one per "
-                             f"stage; got {values!r}.")
+    depths = B.check_per_stage(name, "depths", depths)
+    dims = B.check_per_stage(name, "dims", dims)
     if not 0.0 <= drop_path_rate < 1.0:
         raise ValueError(f"{name}: `drop_path_rate` must be in [0, 1); got {drop_path_rate!r}.")
     if layer_scale_init_value is not None and layer_scale_init_value <= 0:
         raise ValueError(f"{name}: `layer_scale_init_value` must be positive, or None for no "
                          f"layer scale; got {layer_scale_init_value!r}.")
 
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
     x = patch_conv(inputs, dims[0], PATCH_SIZE, name="stem_conv")
     x = layer_norm(x, name="stem_norm")
     features = []
-    index, total = 0, sum(depths)
+    drop_paths = iter(B.drop_path_rates(drop_path_rate, sum(depths)))
     for s, (depth, width) in enumerate(zip(depths, dims), start=1):
         if s > 1:
             x = layer_norm(x, name=f"stage{s}_downsample_norm")
             x = patch_conv(x, width, 2, name=f"stage{s}_downsample_conv")
         for b in range(1, depth + 1):
-            # timm's rule: rising linearly from 0 at the first block to the rate at the last.
-            drop_path = drop_path_rate * index / max(total - 1, 1)
-            x = convnext_block(name=f"stage{s}_block{b}", drop_path=drop_path,
+            x = convnext_block(name=f"stage{s}_block{b}", drop_path=next(drop_paths),
                                layer_scale=layer_scale_init_value)(x)
-            index += 1
         features.append((2 ** (s + 1), x))
-
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        head=convnext_head(classes, dropout_rate))
+    return A.Network(x, features, head=convnext_head(classes, dropout_rate))
 
 
 DOCSTRING = """{summary}
@@ -128,22 +115,12 @@ Reference: Liu, Mao, Wu, Feichtenhofer, Darrell & Xie, "A ConvNet for the 2020s"
 implementation: {reference}. Registered as `{name}`.
 
 Args:
-    include_top: whether to include the head (global average pool, LayerNorm, logits).
-    weights: None (random initialization) or the path to a weights file (the portable
-        format, or a timm checkpoint).
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any size of at least
-        32x32 works (also None x None).
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (0 in the references).
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (the
         paper's training: 0.1, 0.4, 0.5, 0.5 for T, S, B, L).
     layer_scale_init_value: initial per-channel scale of each block's branch (1e-6), or None
         for no layer scale.
-    features_only: return the feature maps at strides 4, 8, 16 and 32.
-"""
+""" + ConvNeXt.args_doc
 
 
 # Checkpoint names: timm's. The stem is nn.Sequential(conv, norm), each later stage's
@@ -179,65 +156,63 @@ TIMM = registry.Preprocessing(interpolation="bicubic")
 TIMM_CROP_95 = registry.Preprocessing(interpolation="bicubic", crop_pct=0.95)
 
 
-def _register(name, preprocessing=TIMM):
-    return registry.register_model(name, family="ConvNeXt", paper=PAPER,
-                                   reference=("timm", name), preprocessing=preprocessing,
-                                   doc=DOCSTRING)
+register = functools.partial(registry.register_model, family="ConvNeXt", paper=PAPER,
+                             preprocessing=TIMM, doc=DOCSTRING)
 
 
 def _convnext(size, **kwargs):
     return ConvNeXt(*CONFIGS[size], name=f"convnext_{size}", **kwargs)
 
 
-@_register("convnext_atto")
+@register("convnext_atto", reference=("timm", "convnext_atto"))
 def ConvNeXtAtto(**kwargs):
     """ConvNeXt-Atto (timm): 2-2-6-2 blocks, 40 to 320 channels."""
     return _convnext("atto", **kwargs)
 
 
-@_register("convnext_femto")
+@register("convnext_femto", reference=("timm", "convnext_femto"))
 def ConvNeXtFemto(**kwargs):
     """ConvNeXt-Femto (timm): 2-2-6-2 blocks, 48 to 384 channels."""
     return _convnext("femto", **kwargs)
 
 
-@_register("convnext_pico")
+@register("convnext_pico", reference=("timm", "convnext_pico"))
 def ConvNeXtPico(**kwargs):
     """ConvNeXt-Pico (timm): 2-2-6-2 blocks, 64 to 512 channels."""
     return _convnext("pico", **kwargs)
 
 
-@_register("convnext_nano", preprocessing=TIMM_CROP_95)
+@register("convnext_nano", reference=("timm", "convnext_nano"), preprocessing=TIMM_CROP_95)
 def ConvNeXtNano(**kwargs):
     """ConvNeXt-Nano (timm): 2-2-8-2 blocks, 80 to 640 channels."""
     return _convnext("nano", **kwargs)
 
 
-@_register("convnext_tiny", preprocessing=TIMM_CROP_95)
+@register("convnext_tiny", reference=("timm", "convnext_tiny"), preprocessing=TIMM_CROP_95)
 def ConvNeXtTiny(**kwargs):
     """ConvNeXt-T (Liu et al. 2022): 3-3-9-3 blocks, 96 to 768 channels."""
     return _convnext("tiny", **kwargs)
 
 
-@_register("convnext_small", preprocessing=TIMM_CROP_95)
+@register("convnext_small", reference=("timm", "convnext_small"), preprocessing=TIMM_CROP_95)
 def ConvNeXtSmall(**kwargs):
     """ConvNeXt-S (Liu et al. 2022): 3-3-27-3 blocks, 96 to 768 channels."""
     return _convnext("small", **kwargs)
 
 
-@_register("convnext_base")
+@register("convnext_base", reference=("timm", "convnext_base"))
 def ConvNeXtBase(**kwargs):
     """ConvNeXt-B (Liu et al. 2022): 3-3-27-3 blocks, 128 to 1024 channels."""
     return _convnext("base", **kwargs)
 
 
-@_register("convnext_large")
+@register("convnext_large", reference=("timm", "convnext_large"))
 def ConvNeXtLarge(**kwargs):
     """ConvNeXt-L (Liu et al. 2022): 3-3-27-3 blocks, 192 to 1536 channels."""
     return _convnext("large", **kwargs)
 
 
-@_register("convnext_xlarge")
+@register("convnext_xlarge", reference=("timm", "convnext_xlarge"))
 def ConvNeXtXLarge(**kwargs):
     """ConvNeXt-XL (Liu et al. 2022): 3-3-27-3 blocks, 256 to 2048 channels."""
     return _convnext("xlarge", **kwargs)

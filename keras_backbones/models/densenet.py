@@ -9,8 +9,11 @@ the channels (compression 0.5)-2x2 average pool; after the last block a final BN
 global average pool and the classifier.
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Densely Connected Convolutional Networks", 2016, "1608.06993")
@@ -28,13 +31,13 @@ BOTTLENECK_WIDTH = 4  # the 1x1 conv of a dense layer has 4k channels (torchvisi
 COMPRESSION = 0.5     # a transition keeps half of the channels
 
 # torchvision's init: convolutions nn.init.kaiming_normal_ (fan_in), the classifier's bias 0.
-CONV_INIT = B.HE_NORMAL_FAN_IN
+CONV_INIT = initializers.HE_NORMAL_FAN_IN
 
 
 def norm_act_conv(x, filters, kernel, *, name, index=""):
     """The pre-activation unit: {name}_bn{index} -> {name}_relu{index} -> {name}_conv{index}."""
     x = B.norm(x, name=f"{name}_bn{index}")
-    x = keras.layers.ReLU(name=f"{name}_relu{index}")(x)
+    x = B.activation(x, "relu", name=f"{name}_relu{index}")
     return B.conv2d(x, filters, kernel, kernel_initializer=CONV_INIT, name=f"{name}_conv{index}")
 
 
@@ -57,18 +60,14 @@ def transition(*, name):
     return apply
 
 
-def DenseNet(depth, *, layer_dropout_rate=0.0, name="densenet", include_top=True, weights=None,
-             input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", dropout_rate=0.0, features_only=False):
+# 29 pixels: the stem and three transitions leave a 1x1 map for the last block.
+@A.application(min_size=29)
+def DenseNet(inputs, depth, *, layer_dropout_rate=0.0, name="densenet", dropout_rate=0.0):
     """Builds DenseNet-`depth` (121, 161, 169, 201 or 264) from `CONFIGS`."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
     B.check_choice(name, "depth", depth, tuple(CONFIGS))
     growth_rate, blocks, stem_width = CONFIGS[depth]
-    # 29 pixels: the stem and three transitions leave a 1x1 map for the last block.
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=29)
-
-    x = B.conv_norm_act(inputs, stem_width, 7, strides=2, kernel_initializer=CONV_INIT, name="stem")
+    x = B.conv_norm_act(inputs, stem_width, 7, strides=2, kernel_initializer=CONV_INIT,
+                        name="stem", act_name="relu")
     features = [(2, x)]
     x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     for b, layers in enumerate(blocks, start=1):
@@ -79,36 +78,23 @@ def DenseNet(depth, *, layer_dropout_rate=0.0, name="densenet", include_top=True
                             dropout_rate=layer_dropout_rate)(x)
         features.append((2 ** (b + 1), x))
     x = B.norm(x, name="final_bn")
-    x = keras.layers.ReLU(name="final_relu")(x)
+    x = B.activation(x, "relu", name="final_relu")
     features.append((32, x))
-
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate,
-                        logits_initializers=(B.TORCH_LINEAR_INIT, "zeros"))
+    return A.Network(x, features, dropout_rate=dropout_rate,
+                     logits_initializers=(initializers.TORCH_DEFAULT_UNIFORM, "zeros"))
 
 
 DOCSTRING = """{summary}
 
 Reference: Huang, Liu, van der Maaten & Weinberger, "Densely Connected Convolutional Networks"
-(2016); implementation: {reference}. Registered as `{name}`.
+(2016); implementation: {reference}. Registered as `{name}`. Its feature maps are the dense
+blocks' outputs, and the final BN-ReLU at stride 32.
 
 Args:
-    include_top: whether to include the classifier (global average pool, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any size of at least
-        29x29 works (also None x None).
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (0 in the paper and torchvision).
     layer_dropout_rate: dropout after each dense layer's 3x3 convolution (torchvision's
         drop_rate; the paper's 0.2 on CIFAR without augmentation, 0 on ImageNet).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32 (the dense blocks'
-        outputs, and the final BN-ReLU at 32).
-"""
+""" + DenseNet.args_doc
 
 
 # Checkpoint names: torchvision's `features` (conv0, norm0, denseblock{b}.denselayer{i}.norm1,
@@ -141,31 +127,29 @@ CHECKPOINTS = {
 }
 
 
-def _register(name, reference=None, **kwargs):
-    return registry.register_model(name, family="DenseNet", paper=PAPER,
-                                   reference=reference or ("torchvision", name), doc=DOCSTRING,
-                                   **kwargs)
+register = functools.partial(registry.register_model, family="DenseNet", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-@_register("densenet121")
+@register("densenet121", reference=("torchvision", "densenet121"))
 def DenseNet121(**kwargs):
     """DenseNet-121 (k=32; 6-12-24-16 layers)."""
     return DenseNet(121, name="densenet121", **kwargs)
 
 
-@_register("densenet161")
+@register("densenet161", reference=("torchvision", "densenet161"))
 def DenseNet161(**kwargs):
     """DenseNet-161 (k=48; 6-12-36-24 layers, a 96-channel stem)."""
     return DenseNet(161, name="densenet161", **kwargs)
 
 
-@_register("densenet169")
+@register("densenet169", reference=("torchvision", "densenet169"))
 def DenseNet169(**kwargs):
     """DenseNet-169 (k=32; 6-12-32-32 layers)."""
     return DenseNet(169, name="densenet169", **kwargs)
 
 
-@_register("densenet201")
+@register("densenet201", reference=("torchvision", "densenet201"))
 def DenseNet201(**kwargs):
     """DenseNet-201 (k=32; 6-12-48-32 layers)."""
     return DenseNet(201, name="densenet201", **kwargs)
@@ -174,8 +158,8 @@ def DenseNet201(**kwargs):
 # No code reference publishes it (timm's densenet264d has a deep stem and k=48): the paper's
 # table with torchvision's layers. The paper states no parameter count; this is the exact count
 # of that definition (torchvision's DenseNet(32, (6, 12, 64, 48), 64) has the same).
-@_register("densenet264", reference=("paper", "table 1, DenseNet-264 (k=32)"),
-           paper_params=33_337_704)
+@register("densenet264", reference=("paper", "table 1, DenseNet-264 (k=32)"),
+          paper_params=33_337_704)
 def DenseNet264(**kwargs):
     """DenseNet-264 (k=32; 6-12-64-48 layers)."""
     return DenseNet(264, name="densenet264", **kwargs)

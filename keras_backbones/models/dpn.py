@@ -25,15 +25,18 @@ features_only returns the stem (stride 2), the outputs of stages 1-3 and, at str
 last stage after the final BatchNorm and activation.
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers.dual_path import DualPathMerge
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Dual Path Networks", 2017, "1707.01629")
 
-EPSILON = 1e-3
-CONV_INIT = B.TORCH_LINEAR_INIT  # nn.Conv2d's default: U(+-1 / sqrt(fan_in))
+NORM = B.Norm(epsilon=1e-3)  # the MXNet models' BatchNorm
+CONV_INIT = initializers.TORCH_DEFAULT_UNIFORM  # nn.Conv2d's default: U(+-1 / sqrt(fan_in))
 
 # timm's model_args (the paper's table 1): stem width, small stem (dpn68), k_r, groups,
 # blocks per stage k_sec, dense growth per block inc_sec.
@@ -55,8 +58,8 @@ STAGE_BASE = (64, 128, 256, 512)  # bw = base x 4 (x 1 small); r = k_r x base / 
 
 def bn_act_conv(x, filters, kernel, *, name, strides=1, groups=1):
     """BatchNorm -> ReLU -> conv: `{name}_bn`, `{name}_relu`, `{name}_conv`."""
-    x = B.norm(x, epsilon=EPSILON, name=f"{name}_bn")
-    x = keras.layers.ReLU(name=f"{name}_relu")(x)
+    x = NORM(x, name=f"{name}_bn")
+    x = B.activation(x, "relu", name=f"{name}_relu")
     return B.conv2d(x, filters, kernel, strides=strides, groups=groups, name=f"{name}_conv",
                     kernel_initializer=CONV_INIT)
 
@@ -77,10 +80,9 @@ def dual_path_block(r, bw, inc, groups, *, block_type, name):
     return apply
 
 
-def DPN(k_sec, inc_sec, *, k_r, groups, num_init_features=64, small=False,
-        final_activation="relu", name="dpn",
-        include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-        classes=1000, classifier_activation="softmax", dropout_rate=0.0, features_only=False):
+@A.application(weights_note="the portable format, or a timm state dict")
+def DPN(inputs, k_sec, inc_sec, *, k_r, groups, num_init_features=64, small=False,
+        final_activation="relu", name="dpn", dropout_rate=0.0):
     """Builds a Dual Path Network.
 
     k_sec: blocks per stage; inc_sec: channels each block adds to the dense path, per stage;
@@ -88,8 +90,6 @@ def DPN(k_sec, inc_sec, *, k_r, groups, num_init_features=64, small=False,
     num_init_features: stem width; small: the dpn68 stem (3x3) and residual widths (bw / 4).
     final_activation: after the last BatchNorm, "relu" (timm 1.0.31) or "elu" (older timm).
     """
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
     B.check_choice(name, "final_activation", final_activation, FINAL_ACTIVATIONS)
     k_sec = B.check_per_stage(name, "k_sec", k_sec)
     inc_sec = B.check_per_stage(name, "inc_sec", inc_sec)
@@ -99,9 +99,8 @@ def DPN(k_sec, inc_sec, *, k_r, groups, num_init_features=64, small=False,
         raise ValueError(f"{name}: the bottleneck widths {bad} (k_r={k_r} x 1, 2, 4, 8) do not "
                          f"split into groups={groups}.")
 
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
-    x = B.conv_norm_act(inputs, num_init_features, 3 if small else 7, strides=2, name="stem",
-                        epsilon=EPSILON, kernel_initializer=CONV_INIT)
+    x = B.conv_norm_act(inputs, num_init_features, 3 if small else 7, strides=2, norm=NORM,
+                        kernel_initializer=CONV_INIT, name="stem", act_name="relu")
     features = [(2, x)]
     x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     bw_factor = 1 if small else 4
@@ -113,14 +112,12 @@ def DPN(k_sec, inc_sec, *, k_r, groups, num_init_features=64, small=False,
                                 name=f"stage{s}_block{b}")(x)
         if s < 4:
             features.append((2 ** (s + 1), x))
-    x = B.norm(x, epsilon=EPSILON, name="final_bn")
+    x = NORM(x, name="final_bn")
+    # An Activation layer for "relu" too (B.activation's is a ReLU layer): the class that
+    # saved models hold, whichever activation is chosen.
     x = keras.layers.Activation(final_activation, name="final_act")(x)
     features.append((32, x))
-
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate)
+    return A.Network(x, features, dropout_rate=dropout_rate)
 
 
 DOCSTRING = """{summary}
@@ -128,11 +125,9 @@ DOCSTRING = """{summary}
 Implementation: {reference}. Registered as `{name}`.
 
 Args:
-""" + B.application_args(weights_note="the portable format, or a timm state dict") + """\
     dropout_rate: dropout before the logits layer (0 in timm's models).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
     final_activation: "relu" (default, timm 1.0.31) or "elu" (older timm).
-"""
+""" + DPN.args_doc
 
 # timm's state-dict names: features.conv1_1.{conv,bn}; block b of stage s is
 # features.conv{s + 1}_{b} with c1x1_w_s1 (stage 1) or c1x1_w_s2 (the strided projection),
@@ -154,7 +149,7 @@ reference_name = B.checkpoint_names(
 
 
 CHECKPOINTS = {"timm": weights.CheckpointMap(reference_name, head=("classifier.",),
-                                             norm_epsilon=EPSILON)}
+                                             norm_epsilon=NORM.epsilon)}
 
 # timm's default_cfg: bicubic, crop 0.875, the MXNet models' mean and std (0-255 -> /255).
 DPN_PREPROCESSING = registry.Preprocessing(
@@ -162,41 +157,40 @@ DPN_PREPROCESSING = registry.Preprocessing(
     interpolation="bicubic")
 
 
-def _register(name):
-    return registry.register_model(name, family="DPN", paper=PAPER, reference=("timm", name),
-                                   preprocessing=DPN_PREPROCESSING, doc=DOCSTRING)
+register = functools.partial(registry.register_model, family="DPN", paper=PAPER,
+                             preprocessing=DPN_PREPROCESSING, doc=DOCSTRING)
 
 
 def _build(name, **kwargs):
     return DPN(name=name, **{**CONFIGS[name], **kwargs})
 
 
-@_register("dpn68")
+@register("dpn68", reference=("timm", "dpn68"))
 def DPN68(**kwargs):
     """DPN-68 (Chen et al. 2017): the small DPN, a 3x3 stem of 10 channels, residual widths
     64-512, k_r 128 in 32 groups, 3-4-12-3 blocks."""
     return _build("dpn68", **kwargs)
 
 
-@_register("dpn92")
+@register("dpn92", reference=("timm", "dpn92"))
 def DPN92(**kwargs):
     """DPN-92 (Chen et al. 2017): 7x7 stem of 64, k_r 96 in 32 groups, 3-4-20-3 blocks."""
     return _build("dpn92", **kwargs)
 
 
-@_register("dpn98")
+@register("dpn98", reference=("timm", "dpn98"))
 def DPN98(**kwargs):
     """DPN-98 (Chen et al. 2017): stem 96, k_r 160 in 40 groups, 3-6-20-3 blocks."""
     return _build("dpn98", **kwargs)
 
 
-@_register("dpn107")
+@register("dpn107", reference=("timm", "dpn107"))
 def DPN107(**kwargs):
     """DPN-107 (Chen et al. 2017): stem 128, k_r 200 in 50 groups, 4-8-20-3 blocks."""
     return _build("dpn107", **kwargs)
 
 
-@_register("dpn131")
+@register("dpn131", reference=("timm", "dpn131"))
 def DPN131(**kwargs):
     """DPN-131 (Chen et al. 2017): stem 128, k_r 160 in 40 groups, 4-8-28-3 blocks."""
     return _build("dpn131", **kwargs)

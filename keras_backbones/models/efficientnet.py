@@ -27,11 +27,12 @@ kaiming_normal_ counts C x k x k there); the default input size is the paper's r
 (B2: 260; torchvision evaluates its B2 weights at 288).
 """
 
+import functools
 import math
 
-from keras_backbones import registry, weights
+from keras_backbones import initializers, registry, weights
 from keras_backbones.layers import make_divisible
-from keras_backbones.models import _builder as B
+from keras_backbones.models import _application as A
 from keras_backbones.models import _mobile as M
 
 PAPER = registry.Paper("EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks",
@@ -51,8 +52,6 @@ SCALING = {
 }
 NORMS = {"torchvision": M.Norm(epsilon=1e-5, momentum=0.1),  # B0-B4
          "tensorflow": M.Norm(epsilon=1e-3, momentum=0.01)}  # B5-B7: the TF original's
-# torchvision's classifier: U(+-1 / sqrt(out_features)), bias zero.
-LOGITS_INIT = M.UNIFORM_FAN_OUT
 
 
 def round_filters(channels, width):
@@ -77,22 +76,21 @@ def _check_coefficient(name, argument, value):
         raise ValueError(f"{name}: `{argument}` must be a positive number; got {value!r}.")
 
 
-def EfficientNetNet(width_coefficient=1.0, depth_coefficient=1.0, *, norm_epsilon=1e-5,
-                    norm_momentum=0.1, name="efficientnet", include_top=True, weights=None,
-                    input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                    classifier_activation="softmax", dropout_rate=0.2, drop_path_rate=0.2,
-                    default_size=224, features_only=False):
-    """Builds the B0 baseline scaled by `width_coefficient` and `depth_coefficient`;
-    BatchNorm `norm_epsilon` and `norm_momentum` (PyTorch's: Keras's is 1 - it)."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
-    _check_coefficient(name, "width_coefficient", width_coefficient)
-    _check_coefficient(name, "depth_coefficient", depth_coefficient)
+def check_drop_path_rate(name, drop_path_rate):
     if not 0.0 <= drop_path_rate < 1.0:
         raise ValueError(f"{name}: `drop_path_rate` must be in [0, 1); got {drop_path_rate!r}.")
+
+
+@A.application(head="global average pool, dropout, logits")
+def EfficientNet(inputs, width_coefficient=1.0, depth_coefficient=1.0, *, norm_epsilon=1e-5,
+                 norm_momentum=0.1, name="efficientnet", dropout_rate=0.2, drop_path_rate=0.2):
+    """EfficientNet (Tan & Le 2019): the B0 baseline scaled by `width_coefficient` and
+    `depth_coefficient`; BatchNorm `norm_epsilon` and `norm_momentum` (PyTorch's: Keras's is
+    1 - it)."""
+    _check_coefficient(name, "width_coefficient", width_coefficient)
+    _check_coefficient(name, "depth_coefficient", depth_coefficient)
+    check_drop_path_rate(name, drop_path_rate)
     norm = M.Norm(epsilon=norm_epsilon, momentum=norm_momentum)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=default_size,
-                           min_size=32)
     x = M.conv_norm_act(inputs, round_filters(STEM_WIDTH, width_coefficient), 3, strides=2,
                         act="swish", norm=norm, name="stem")
     features = [(2, x)]
@@ -102,10 +100,9 @@ def EfficientNetNet(width_coefficient=1.0, depth_coefficient=1.0, *, norm_epsilo
     x, stage_features = M.stages(x, table, drop_path_rate=drop_path_rate)
     x = M.conv_norm_act(x, 4 * x.shape[-1], 1, act="swish", norm=norm, name="head")
     features += [*stage_features, (32, x)]
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate, logits_initializers=(LOGITS_INIT, "zeros"))
+    # torchvision's classifier: U(+-1 / sqrt(out_features)), bias zero.
+    return A.Network(x, features, dropout_rate=dropout_rate,
+                     logits_initializers=(initializers.UNIFORM_FAN_OUT, "zeros"))
 
 
 DOCSTRING = """{summary}
@@ -116,19 +113,10 @@ Args:
     norm_epsilon, norm_momentum: BatchNorm epsilon and PyTorch momentum (Keras's is 1 - it);
         torchvision's by default (B0-B4: 1e-5, 0.1; B5-B7: 1e-3, 0.01). The paper trains with
         momentum 0.01 (TensorFlow's 0.99); checkpoints import at the reference's epsilon.
-    include_top: whether to include the classifier (global average pool, dropout, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); the paper's resolution by default, any size of at
-        least 32x32 works.
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (the paper's rate of the variant).
     drop_path_rate: stochastic depth, rising linearly over the blocks from 0 (the rate x
         i / N of block i of N, torchvision's stochastic_depth_prob; 0.2 as the paper).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + EfficientNet.args_doc
 
 
 # Checkpoint names. torchvision: features.0 the stem (0 conv, 1 bn); features.s the s-th
@@ -167,7 +155,6 @@ CHECKPOINTS = {
 }
 
 
-SCALING_SIZE = {variant: resolution for variant, (_, _, resolution, _) in SCALING.items()}
 # torchvision's transforms (crop / resize, interpolation) of its DEFAULT weights.
 TORCHVISION_EVAL = {"b0": (224 / 256, "bicubic"), "b1": (240 / 255, "bilinear"),
                     "b2": (288 / 288, "bicubic"), "b3": (300 / 320, "bicubic"),
@@ -176,73 +163,82 @@ TORCHVISION_EVAL = {"b0": (224 / 256, "bicubic"), "b1": (240 / 255, "bilinear"),
 
 
 def _build(variant, kwargs):
-    width, depth, resolution, dropout = SCALING[variant]
+    width, depth, _, dropout = SCALING[variant]
     norm = NORMS["tensorflow" if variant in ("b5", "b6", "b7") else "torchvision"]
-    return EfficientNetNet(**{"width_coefficient": width, "depth_coefficient": depth,
-                              "norm_epsilon": norm.epsilon, "norm_momentum": norm.momentum,
-                              "default_size": resolution,
-                              "name": f"efficientnet_{variant}", "dropout_rate": dropout,
-                              **kwargs})
+    return EfficientNet(**{"width_coefficient": width, "depth_coefficient": depth,
+                           "norm_epsilon": norm.epsilon, "norm_momentum": norm.momentum,
+                           "name": f"efficientnet_{variant}", "dropout_rate": dropout,
+                           **kwargs})
 
 
-def _register(variant):
+register = functools.partial(registry.register_model, family="EfficientNet", paper=PAPER,
+                             doc=DOCSTRING)
+
+
+def preprocessing(variant):
+    """The paper's resolution of `variant`, evaluated as torchvision's weights are."""
+    resolution = SCALING[variant][2]
     crop_pct, interpolation = TORCHVISION_EVAL[variant]
-    name = f"efficientnet_{variant}"
-    return registry.register_model(
-        name, family="EfficientNet", paper=PAPER, reference=("torchvision", name),
-        doc=DOCSTRING, preprocessing=registry.Preprocessing(
-            input_size=(SCALING_SIZE[variant],) * 2 + (3,), interpolation=interpolation,
-            crop_pct=crop_pct))
+    return registry.Preprocessing(input_size=(resolution, resolution, 3),
+                                  interpolation=interpolation, crop_pct=crop_pct)
 
 
-@_register("b0")
+@register("efficientnet_b0", reference=("torchvision", "efficientnet_b0"),
+          preprocessing=preprocessing("b0"))
 def EfficientNetB0(**kwargs):
     """EfficientNet-B0 (Tan & Le 2019): the searched baseline, 224x224."""
     return _build("b0", kwargs)
 
 
-@_register("b1")
+@register("efficientnet_b1", reference=("torchvision", "efficientnet_b1"),
+          preprocessing=preprocessing("b1"))
 def EfficientNetB1(**kwargs):
     """EfficientNet-B1 (Tan & Le 2019): depth x1.1, 240x240."""
     return _build("b1", kwargs)
 
 
-@_register("b2")
+@register("efficientnet_b2", reference=("torchvision", "efficientnet_b2"),
+          preprocessing=preprocessing("b2"))
 def EfficientNetB2(**kwargs):
     """EfficientNet-B2 (Tan & Le 2019): width x1.1, depth x1.2, 260x260."""
     return _build("b2", kwargs)
 
 
-@_register("b3")
+@register("efficientnet_b3", reference=("torchvision", "efficientnet_b3"),
+          preprocessing=preprocessing("b3"))
 def EfficientNetB3(**kwargs):
     """EfficientNet-B3 (Tan & Le 2019): width x1.2, depth x1.4, 300x300."""
     return _build("b3", kwargs)
 
 
-@_register("b4")
+@register("efficientnet_b4", reference=("torchvision", "efficientnet_b4"),
+          preprocessing=preprocessing("b4"))
 def EfficientNetB4(**kwargs):
     """EfficientNet-B4 (Tan & Le 2019): width x1.4, depth x1.8, 380x380."""
     return _build("b4", kwargs)
 
 
-@_register("b5")
+@register("efficientnet_b5", reference=("torchvision", "efficientnet_b5"),
+          preprocessing=preprocessing("b5"))
 def EfficientNetB5(**kwargs):
     """EfficientNet-B5 (Tan & Le 2019): width x1.6, depth x2.2, 456x456."""
     return _build("b5", kwargs)
 
 
-@_register("b6")
+@register("efficientnet_b6", reference=("torchvision", "efficientnet_b6"),
+          preprocessing=preprocessing("b6"))
 def EfficientNetB6(**kwargs):
     """EfficientNet-B6 (Tan & Le 2019): width x1.8, depth x2.6, 528x528."""
     return _build("b6", kwargs)
 
 
-@_register("b7")
+@register("efficientnet_b7", reference=("torchvision", "efficientnet_b7"),
+          preprocessing=preprocessing("b7"))
 def EfficientNetB7(**kwargs):
     """EfficientNet-B7 (Tan & Le 2019): width x2.0, depth x3.1, 600x600."""
     return _build("b7", kwargs)
 
 
-__all__ = ["EfficientNetNet", "EfficientNetB0", "EfficientNetB1", "EfficientNetB2",
+__all__ = ["EfficientNet", "EfficientNetB0", "EfficientNetB1", "EfficientNetB2",
            "EfficientNetB3", "EfficientNetB4", "EfficientNetB5", "EfficientNetB6",
            "EfficientNetB7"]

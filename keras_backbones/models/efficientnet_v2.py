@@ -21,7 +21,10 @@ logits to 1e5-1e7 through the residual stream, past what int8 can follow. Defaul
 are the evaluation sizes of the paper (384, 480, 480; B0 224).
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import _mobile as M
 from keras_backbones.models import efficientnet as V1
@@ -81,36 +84,28 @@ def block_table(stages, *, padding, depthwise_initializer, norm=NORM):
     return table
 
 
-def EfficientNetV2Net(config="s", *, padding=None, norm_epsilon=1e-3, norm_momentum=0.1,
-                      name="efficientnet_v2", include_top=True,
-                      weights=None, input_tensor=None, input_shape=None, pooling=None,
-                      classes=1000, classifier_activation="softmax", dropout_rate=0.2,
-                      drop_path_rate=0.2, default_size=384, features_only=False):
-    """Builds EfficientNetV2 `config` ("b0", "s", "m" or "l"); padding None: the reference's."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(default_size=384, head="global average pool, dropout, logits")
+def EfficientNetV2(inputs, config="s", *, padding=None, norm_epsilon=1e-3, norm_momentum=0.1,
+                   name="efficientnet_v2", dropout_rate=0.2, drop_path_rate=0.2):
+    """EfficientNetV2 `config` ("b0", "s", "m" or "l"; Tan & Le 2021); padding None: the
+    reference's."""
     B.check_choice(name, "config", config, tuple(CONFIGS))
     spec = CONFIGS[config]
     padding = spec["padding"] if padding is None else padding
     B.check_choice(name, "padding", padding, M.PADDINGS)
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ValueError(f"{name}: `drop_path_rate` must be in [0, 1); got {drop_path_rate!r}.")
+    V1.check_drop_path_rate(name, drop_path_rate)
     norm = M.Norm(epsilon=norm_epsilon, momentum=norm_momentum)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=default_size,
-                           min_size=32)
     x = M.conv_norm_act(inputs, spec["stem"], 3, strides=2, act="swish", norm=norm,
                         padding=padding, name="stem")
     features = [(2, x)]
     table = block_table(spec["stages"], padding=padding, norm=norm, depthwise_initializer=(
-        torchvision_depthwise_init if spec["torchvision_init"] else B.HE_NORMAL_FAN_OUT))
+        torchvision_depthwise_init if spec["torchvision_init"]
+        else initializers.HE_NORMAL_FAN_OUT))
     x, stage_features = M.stages(x, table, drop_path_rate=drop_path_rate)
     x = M.conv_norm_act(x, HEAD_WIDTH, 1, act="swish", norm=norm, name="head")
     features += [*stage_features, (32, x)]
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate,
-                        logits_initializers=(M.UNIFORM_FAN_OUT, "zeros"))
+    return A.Network(x, features, dropout_rate=dropout_rate,
+                     logits_initializers=(initializers.UNIFORM_FAN_OUT, "zeros"))
 
 
 DOCSTRING = """{summary}
@@ -123,19 +118,10 @@ Args:
     norm_epsilon, norm_momentum: BatchNorm epsilon (1e-3) and PyTorch momentum (0.1, the
         references'; Keras's is 1 - it). The paper trains with momentum 0.01 (TensorFlow's
         0.99).
-    include_top: whether to include the classifier (global average pool, dropout, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); the paper's evaluation size by default, any size
-        of at least 32x32 works.
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (the official final rate of the variant).
     drop_path_rate: stochastic depth, rising linearly over the blocks from 0 (the rate x
         i / N of block i of N; 0.2 as the paper).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + EfficientNetV2.args_doc
 
 
 # Checkpoint names. torchvision: as its EfficientNet (efficientnet.torchvision_names). timm:
@@ -165,45 +151,44 @@ CHECKPOINTS = {
 }
 
 
-def _register(name, reference, preprocessing):
-    return registry.register_model(name, family="EfficientNetV2", paper=PAPER,
-                                   reference=reference, doc=DOCSTRING,
-                                   preprocessing=preprocessing)
+register = functools.partial(registry.register_model, family="EfficientNetV2", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-def _build(config, size, dropout, kwargs):
-    return EfficientNetV2Net(config, **{"default_size": size, "name": f"efficientnet_v2_{config}",
-                                        "dropout_rate": dropout, **kwargs})
+def _build(config, dropout, kwargs):
+    return EfficientNetV2(config, **{"name": f"efficientnet_v2_{config}", "dropout_rate": dropout,
+                                     **kwargs})
 
 
-@_register("efficientnet_v2_b0", ("timm", "tf_efficientnetv2_b0"),
-           registry.Preprocessing(interpolation="bicubic"))
+@register("efficientnet_v2_b0", reference=("timm", "tf_efficientnetv2_b0"),
+          preprocessing=registry.Preprocessing(interpolation="bicubic"))
 def EfficientNetV2B0(**kwargs):
     """EfficientNetV2-B0 (Tan & Le 2021): the smallest of the base family, TF padding."""
-    return _build("b0", 224, 0.2, kwargs)
+    return _build("b0", 0.2, kwargs)
 
 
-@_register("efficientnet_v2_s", ("torchvision", "efficientnet_v2_s"),
-           registry.Preprocessing(input_size=(384, 384, 3), crop_pct=1.0))
+@register("efficientnet_v2_s", reference=("torchvision", "efficientnet_v2_s"),
+          preprocessing=registry.Preprocessing(input_size=(384, 384, 3), crop_pct=1.0))
 def EfficientNetV2S(**kwargs):
     """EfficientNetV2-S (Tan & Le 2021, table 4)."""
-    return _build("s", 384, 0.2, kwargs)
+    return _build("s", 0.2, kwargs)
 
 
-@_register("efficientnet_v2_m", ("torchvision", "efficientnet_v2_m"),
-           registry.Preprocessing(input_size=(480, 480, 3), crop_pct=1.0))
+@register("efficientnet_v2_m", reference=("torchvision", "efficientnet_v2_m"),
+          preprocessing=registry.Preprocessing(input_size=(480, 480, 3), crop_pct=1.0))
 def EfficientNetV2M(**kwargs):
     """EfficientNetV2-M (Tan & Le 2021)."""
-    return _build("m", 480, 0.3, kwargs)
+    return _build("m", 0.3, kwargs)
 
 
-@_register("efficientnet_v2_l", ("torchvision", "efficientnet_v2_l"),
-           registry.Preprocessing(input_size=(480, 480, 3), interpolation="bicubic",
-                                  crop_pct=1.0, mean=(0.5,) * 3, std=(0.5,) * 3))
+@register("efficientnet_v2_l", reference=("torchvision", "efficientnet_v2_l"),
+          preprocessing=registry.Preprocessing(
+              input_size=(480, 480, 3), interpolation="bicubic", crop_pct=1.0,
+              mean=registry.INCEPTION_MEAN, std=registry.INCEPTION_STD))
 def EfficientNetV2L(**kwargs):
     """EfficientNetV2-L (Tan & Le 2021)."""
-    return _build("l", 480, 0.4, kwargs)
+    return _build("l", 0.4, kwargs)
 
 
-__all__ = ["EfficientNetV2Net", "EfficientNetV2B0", "EfficientNetV2S", "EfficientNetV2M",
+__all__ = ["EfficientNetV2", "EfficientNetV2B0", "EfficientNetV2S", "EfficientNetV2M",
            "EfficientNetV2L"]

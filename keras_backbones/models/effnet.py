@@ -24,8 +24,8 @@ from the table by hand).
 from keras_backbones import registry
 from keras_backbones.backend import keras
 from keras_backbones.layers import Flatten
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
-from keras_backbones.models.resnet_v2 import CIFAR10_PREPROCESSING
 
 PAPER = registry.Paper("EffNet: An Efficient Structure for Convolutional Neural Networks", 2018,
                        "1801.06434")
@@ -35,7 +35,6 @@ PAPER = registry.Paper("EffNet: An Efficient Structure for Convolutional Neural 
 WIDTHS = (64, 128, 256)
 BOTTLENECK = 2
 LEAKY_SLOPE = 0.3
-MIN_SIZE = 2 ** len(WIDTHS)
 EFFNET_PARAMS = 151_146  # at 32x32x3, 10 classes: see the module docstring
 
 
@@ -61,6 +60,37 @@ def effnet_block(x, filters, *, name):
     return post(x, name=f"{name}_conv2x1")
 
 
+def check_widths(name, widths):
+    """`widths` as a tuple of even positive integers, or a ValueError saying so."""
+    checked = tuple(widths) if isinstance(widths, (tuple, list)) else ()
+    if not checked or any(not isinstance(w, int) or isinstance(w, bool) or w < BOTTLENECK
+                          or w % BOTTLENECK for w in checked):
+        raise ValueError(f"{name}: `widths` must be even positive integers, one per block; "
+                         f"got {widths!r}.")
+    return checked
+
+
+# Each block halves both sides: the input needs 2^blocks pixels a side.
+@A.application(default_size=32, min_size=lambda arguments: 2 ** len(
+                   check_widths(arguments["name"], arguments["widths"])),
+               fixed_size_top=True, head="flatten, logits; it fixes the input size",
+               input_note="at least 2^blocks on each side (8x8 for the paper's three blocks)")
+def EffNet(inputs, widths=WIDTHS, *, name="effnet", classes):
+    """EffNet: three EffNet blocks, the first on the image itself, and a dense classifier."""
+    x = inputs
+    features = []
+    for index, filters in enumerate(check_widths(name, widths)):
+        x = effnet_block(x, filters, name=f"block{index + 1}")
+        features.append((2 ** (index + 1), x))
+
+    def head(x):
+        x = Flatten(name="flatten")(x)
+        return B.dense(x, classes, name="logits", kernel_initializer="glorot_uniform",
+                       bias_initializer="zeros")  # Keras's Dense defaults
+
+    return A.Network(x, features, head=head)
+
+
 DOCSTRING = """{summary}
 
 Reference: Freeman, Roese-Koerner & Kummert, "EffNet: An Efficient Structure for Convolutional
@@ -68,44 +98,11 @@ Neural Networks" (ICIP 2018); {reference}. Registered as `{name}` (32x32x3, 10 c
 
 Args:
     widths: output maps of the EffNet blocks, (64, 128, 256) as the paper's table.
-    include_top: whether to include the flatten + dense classifier (it fixes the input size).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor, input_shape: the input; (32, 32, 3) by default, at least 8x8.
-    pooling: with include_top=False, None, "avg" or "max" over the last block's maps.
-    classes: number of classes (10).
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
-    features_only: return each block's output (strides 2, 4, 8).
-"""
+""" + EffNet.args_doc
 
-
-@registry.register_model("effnet", family="EffNet", paper=PAPER, preprocessing=CIFAR10_PREPROCESSING,
-                         reference=("paper", "CIFAR-10 network, EffNet blocks 64-128-256"),
-                         paper_params=EFFNET_PARAMS, doc=DOCSTRING, classes=10)
-def EffNet(widths=WIDTHS, *, include_top=True, weights=None, input_tensor=None, input_shape=None,
-           pooling=None, classes=10, classifier_activation="softmax", features_only=False,
-           name="effnet"):
-    """EffNet: three EffNet blocks, the first on the image itself, and a dense classifier."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling, weights=weights)
-    widths = tuple(widths)
-    if not widths or any(not isinstance(w, int) or w < BOTTLENECK or w % BOTTLENECK for w in widths):
-        raise ValueError(f"{name}: `widths` must be even positive integers, one per block; "
-                         f"got {widths!r}.")
-    min_size = 2 ** len(widths)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=32, min_size=min_size,
-                           static=include_top and not features_only)
-    x = inputs
-    features = []
-    for index, filters in enumerate(widths):
-        x = effnet_block(x, filters, name=f"block{index + 1}")
-        features.append((2 ** (index + 1), x))
-
-    def head(x):
-        x = Flatten(name="flatten")(x)
-        return keras.layers.Dense(classes, name="logits")(x)
-
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights, head=head)
-
+EffNet = registry.register_model(
+    "effnet", family="EffNet", paper=PAPER, preprocessing=registry.CIFAR10_PREPROCESSING,
+    reference=("paper", "CIFAR-10 network, EffNet blocks 64-128-256"),
+    paper_params=EFFNET_PARAMS, doc=DOCSTRING, classes=10)(EffNet)
 
 __all__ = ["EffNet"]

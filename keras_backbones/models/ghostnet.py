@@ -35,9 +35,10 @@ orders of magnitude at BatchNorm's identity, past what int8 quantization can rep
 import functools
 import math
 
-from keras_backbones import registry, weights
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import SqueezeExcite, make_divisible
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import _mobile as M
 
@@ -70,8 +71,8 @@ NORM = M.Norm(epsilon=1e-5, momentum=0.1)
 # PyTorch's default initialization of nn.Conv2d: U(+-1 / sqrt(fan_in)). Keras counts a
 # depthwise kernel's fan-in as k x k x C; its fan-out, k x k x multiplier, is PyTorch's fan-in
 # (k x k) at multiplier 1 (RATIO 2).
-CONV_INIT = B.TORCH_LINEAR_INIT
-DEPTHWISE_INIT = M.UNIFORM_FAN_OUT
+CONV_INIT = initializers.TORCH_DEFAULT_UNIFORM
+DEPTHWISE_INIT = initializers.UNIFORM_FAN_OUT
 
 
 # `{name}_conv` -> `{name}_bn` [-> `{name}_act`] with timm's initialization.
@@ -115,31 +116,14 @@ def ghost_bottleneck(filters, expanded, *, name, kernel_size=3, strides=1, se_ra
             shortcut = depthwise_bn(x, kernel_size, strides=strides,
                                     name=f"{name}_shortcut_dw")
             shortcut = conv_bn(shortcut, filters, 1, name=f"{name}_shortcut_pw")
-        return keras.layers.Add(name=f"{name}_add")([y, shortcut])
+        return B.residual(shortcut, y, name=name)
     return apply
 
 
-def ghost_head(classes, dropout_rate):
-    """timm's head: pool, the 1x1 convolution with bias to 1280 (a Dense on the pooled map),
-    ReLU, dropout, the classifier (PyTorch's default initializations)."""
-    def apply(x):
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = B.dense(x, PRE_LOGITS_WIDTH, name="pre_logits")
-        x = keras.layers.ReLU(name="pre_logits_act")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(rate=dropout_rate, name="head_dropout")(x)
-        return B.dense(x, classes, name="logits")
-    return apply
-
-
-def GhostNet(alpha=1.0, *, name="ghostnet", include_top=True, weights=None, input_tensor=None,
-             input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-             dropout_rate=0.2, features_only=False):
-    """Builds GhostNet of width multiplier `alpha`."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(head="global average pool, the 1280-wide layer, dropout, logits")
+def GhostNet(inputs, alpha=1.0, *, name="ghostnet", dropout_rate=0.2, classes):
+    """GhostNet (Han et al. 2020) of width multiplier `alpha`."""
     M.check_alpha(name, alpha)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
 
     def width(channels):
         return make_divisible(channels * alpha, DIVISOR)
@@ -152,10 +136,12 @@ def GhostNet(alpha=1.0, *, name="ghostnet", include_top=True, weights=None, inpu
     x, stage_features = M.stages(x, table)
     x = conv_bn(x, width(HEAD_WIDTH), 1, act="relu", name="head")
     features += [*stage_features, (32, x)]
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        head=ghost_head(classes, dropout_rate))
+    # timm's head: the pooled 1x1 convolution with bias, ReLU; PyTorch's default
+    # initializations.
+    head = M.efficient_head(classes, PRE_LOGITS_WIDTH, act="relu", dropout_rate=dropout_rate,
+                            pre_logits_initializers=(CONV_INIT, None),
+                            logits_initializers=(CONV_INIT, None))
+    return A.Network(x, features, head=head)
 
 
 DOCSTRING = """{summary}
@@ -165,17 +151,8 @@ Implementation: {reference}. Registered as `{name}`.
 Args:
     alpha: width multiplier (timm's `width`, rounded to multiples of 4; 0.5, 1.0 and 1.3 have
         reference counts).
-    include_top: whether to include the head (pooling, the 1280-wide layer, the classifier).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any size of at least
-        32x32 works.
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (0.2, timm's).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + GhostNet.args_doc
 
 
 # Checkpoint names: timm's GhostNet. blocks.{s-1}.{b-1} for stage{s}_block{b}; a Ghost module
@@ -202,25 +179,24 @@ CHECKPOINTS = {"timm": weights.CheckpointMap(timm_names, head=("conv_head.", "cl
                                              norm_epsilon=NORM.epsilon)}
 
 
-def _register(name):
-    return registry.register_model(name, family="GhostNet", paper=PAPER,
-                                   reference=("timm", name), doc=DOCSTRING,
-                                   preprocessing=registry.Preprocessing(interpolation="bicubic"))
+register = functools.partial(registry.register_model, family="GhostNet", paper=PAPER,
+                             doc=DOCSTRING,
+                             preprocessing=registry.Preprocessing(interpolation="bicubic"))
 
 
-@_register("ghostnet_050")
+@register("ghostnet_050", reference=("timm", "ghostnet_050"))
 def GhostNet050(**kwargs):
     """GhostNet at width 0.5 (Han et al. 2020)."""
     return GhostNet(**{"alpha": 0.5, "name": "ghostnet_050", **kwargs})
 
 
-@_register("ghostnet_100")
+@register("ghostnet_100", reference=("timm", "ghostnet_100"))
 def GhostNet100(**kwargs):
     """GhostNet (Han et al. 2020), width 1.0."""
     return GhostNet(**{"alpha": 1.0, "name": "ghostnet_100", **kwargs})
 
 
-@_register("ghostnet_130")
+@register("ghostnet_130", reference=("timm", "ghostnet_130"))
 def GhostNet130(**kwargs):
     """GhostNet at width 1.3 (Han et al. 2020)."""
     return GhostNet(**{"alpha": 1.3, "name": "ghostnet_130", **kwargs})

@@ -12,14 +12,15 @@ The two auxiliary classifiers on modules 4a and 4d (`aux_logits`, on by default 
 torchvision's: 13.0M parameters with them, 6.6M without) are training-only heads, weighted
 0.3 in the loss: the model's one output is the main classifier's, and `aux_outputs=True`
 builds the training model, whose outputs are [predictions, aux1, aux2] (see
-`keras_backbones.models.inception`).
+`keras_backbones.models._inception`, the layout engine GoogLeNet is written in).
 """
 
-from keras_backbones import registry, weights
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import AdaptiveAveragePooling2D, Flatten, LocalResponseNormalization
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
-from keras_backbones.models import inception as I
+from keras_backbones.models import _inception as I
 
 PAPER = registry.Paper("Going Deeper with Convolutions", 2014, "1409.4842")
 
@@ -61,7 +62,8 @@ def layout(lrn=False):
         ("inception_3a", inception_module(*MODULES["3a"])),
         ("inception_3b", inception_module(*MODULES["3b"])),
         ("maxpool3", I.REDUCE),
-        *[(f"inception_{m}", inception_module(*MODULES[m])) for m in ("4a", "4b", "4c", "4d", "4e")],
+        *[(f"inception_{m}", inception_module(*MODULES[m]))
+          for m in ("4a", "4b", "4c", "4d", "4e")],
         ("maxpool4", I.Pool("max", 2, 2)),
         ("inception_5a", inception_module(*MODULES["5a"])),
         ("inception_5b", inception_module(*MODULES["5b"])),
@@ -69,9 +71,10 @@ def layout(lrn=False):
 
 
 MIN_SIZE = 15  # the smallest input side (torchvision's too); the last grid is then 1x1
-# torchvision's: truncated normal (std 0.01) convolutions and linear layers, BatchNorm eps 1e-3,
-# ceil-mode max pools (Caffe's arithmetic, as the ported weights expect).
-STYLE = I.Style(kernel_init=I.normal(0.01), ceil_mode=True)
+# torchvision's: nn.init.trunc_normal_(std=0.01, a=-2, b=2) convolutions and linear layers (the
+# bounds are absolute, +-200 standard deviations: N(0, 0.01)), BatchNorm eps 1e-3, ceil-mode
+# max pools (Caffe's arithmetic, as the ported weights expect).
+STYLE = I.Style(kernel_init=initializers.NORMAL_001, ceil_mode=True)
 AUX_DROPOUT = 0.7
 
 
@@ -81,29 +84,40 @@ def aux_classifier(x, name, classes):
     x = AdaptiveAveragePooling2D(output_size=4, name=f"{name}_pool")(x)
     x = I.conv_unit(x, I.conv(128, 1), name=f"{name}_conv", style=STYLE)
     x = Flatten(name=f"{name}_flatten")(x)
-    x = B.dense(x, 1024, activation="relu", name=f"{name}_fc1", kernel_initializer=STYLE.kernel_init)
+    x = B.dense(x, 1024, activation="relu", name=f"{name}_fc1",
+                kernel_initializer=STYLE.kernel_init)
     x = keras.layers.Dropout(rate=AUX_DROPOUT, name=f"{name}_dropout")(x)
     return B.dense(x, classes, name=f"{name}_logits", kernel_initializer=STYLE.kernel_init)
 
 
-DOCSTRING = I.DOCSTRING + I.AUX_ARGS + """
-    lrn: the paper's local response normalization after the first pool and the 3x3 conv."""
+# The auxiliary classifiers pool adaptively to a fixed grid: they need a known input size.
+AUXILIARY = I.Auxiliary({"aux1": ("inception_4a", aux_classifier),
+                         "aux2": ("inception_4d", aux_classifier)}, static=True)
 
 
-@registry.register_model("googlenet", family="GoogLeNet (Inception-v1)", paper=PAPER,
-                         reference=("torchvision", "googlenet"),
-                         preprocessing=registry.Preprocessing(mean=registry.INCEPTION_MEAN,
-                                                              std=registry.INCEPTION_STD),
-                         doc=DOCSTRING)
-def GoogLeNet(*, aux_logits=True, aux_outputs=False, lrn=False, dropout_rate=0.2, **kwargs):
+@A.application(min_size=MIN_SIZE, head="global average pool, dropout, logits",
+               input_note=f"any known size of at least {MIN_SIZE}x{MIN_SIZE} works (the "
+                          "auxiliary classifiers need one); with aux_logits=False also None x "
+                          "None")
+def GoogLeNet(inputs, *, name="googlenet", aux_logits=True, aux_outputs=False, lrn=False,
+              dropout_rate=0.2, classes, include_top, features_only):
     """GoogLeNet / Inception-v1 (Szegedy et al. 2014), torchvision's BatchNorm version. The
     auxiliary classifiers pool adaptively to 4x4: they take any known input size (at least
     15x15); aux_logits=False also takes None x None."""
-    return I.build(layout(lrn), style=STYLE, name="googlenet", default_size=224, min_size=MIN_SIZE,
-                   dropout_rate=dropout_rate, aux_logits=aux_logits, aux_outputs=aux_outputs,
-                   aux_heads={"aux1": ("inception_4a", aux_classifier),
-                              "aux2": ("inception_4d", aux_classifier)},
-                   aux_static=True, **kwargs)
+    return I.network(inputs, layout(lrn), style=STYLE, name=name, dropout_rate=dropout_rate,
+                     classes=classes, include_top=include_top, features_only=features_only,
+                     auxiliary=AUXILIARY, aux_logits=aux_logits, aux_outputs=aux_outputs)
+
+
+DOCSTRING = I.DOCSTRING + I.AUX_ARGS + """\
+    lrn: the paper's local response normalization after the first pool and the 3x3 conv.
+""" + GoogLeNet.args_doc
+
+GoogLeNet = registry.register_model(
+    "googlenet", family="GoogLeNet (Inception-v1)", paper=PAPER,
+    reference=("torchvision", "googlenet"),
+    preprocessing=registry.Preprocessing(mean=registry.INCEPTION_MEAN, std=registry.INCEPTION_STD),
+    doc=DOCSTRING)(GoogLeNet)
 
 
 # --- checkpoints --------------------------------------------------------------------------------

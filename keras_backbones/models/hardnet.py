@@ -23,8 +23,11 @@ convolution (fan-in k x k for a depthwise kernel) and the classifier. BatchNorm:
 1e-5, momentum 0.1.
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("HarDNet: A Low Memory Traffic Network", 2019, "1909.00948")
@@ -45,10 +48,6 @@ CONFIGS = {
 }
 DS_DROPOUT = 0.05  # the ds variants' dropout before the classifier
 LAST_BLOCK_DROPOUT = {85: 0.1}  # the official HarDNet85's nn.Dropout after its last block
-CONV_INIT = B.TORCH_LINEAR_INIT  # PyTorch's default: U(+-1/sqrt(fan_in))
-# The same for a depthwise kernel (k, k, C, 1), whose PyTorch fan-in is k x k: Keras's fan-out.
-DW_INIT = {"class_name": "VarianceScaling",
-           "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}
 
 
 def harmonic_links(layer):
@@ -75,20 +74,21 @@ def block_outputs(n_layers):
 
 
 def conv_bn_relu6(x, filters, kernel_size, *, name, strides=1):
-    """ConvLayer: conv (padding k // 2, no bias) -> BN -> ReLU6: {name}_conv, _bn, _relu."""
-    x = B.conv2d(x, filters, kernel_size, strides=strides, kernel_initializer=CONV_INIT,
-                 name=f"{name}_conv")
-    x = B.norm(x, name=f"{name}_bn")
-    return keras.layers.ReLU(max_value=6.0, name=f"{name}_relu")(x)
+    """ConvLayer: conv (padding k // 2, no bias, PyTorch's default init) -> BN -> ReLU6:
+    {name}_conv, _bn, _relu."""
+    return B.conv_norm_act(x, filters, kernel_size, strides=strides, act="relu6",
+                           kernel_initializer=initializers.TORCH_DEFAULT_UNIFORM,
+                           act_name="relu", name=name)
 
 
 def dw_bn(x, *, name, strides=1):
-    """DWConvLayer: 3x3 depthwise conv (padding 1, no bias) -> BN: {name}_dw_conv, _dw_bn."""
+    """DWConvLayer: 3x3 depthwise conv (padding 1, no bias, PyTorch's default init: on a
+    depthwise kernel Keras's fan-out) -> BN: {name}_dw_conv, _dw_bn."""
     if strides != 1:
         x = keras.layers.ZeroPadding2D(padding=1, name=f"{name}_dw_pad")(x)
     x = keras.layers.DepthwiseConv2D(
         kernel_size=3, strides=strides, padding="same" if strides == 1 else "valid",
-        use_bias=False, depthwise_initializer=keras.initializers.get(dict(DW_INIT)),
+        use_bias=False, depthwise_initializer=initializers.get(initializers.UNIFORM_FAN_OUT),
         name=f"{name}_dw_conv")(x)
     return B.norm(x, name=f"{name}_dw_bn")
 
@@ -114,12 +114,9 @@ def harmonic_block(growth_rate, grmul, n_layers, *, name, depthwise=False):
     return apply
 
 
-def HarDNet(depth, *, depthwise=False, name="hardnet", include_top=True, weights=None,
-            input_tensor=None, input_shape=None, pooling=None, classes=1000,
-            classifier_activation="softmax", dropout_rate=None, features_only=False):
-    """Builds HarDNet-`depth` (39, 68 or 85) from `CONFIGS`; `depthwise` gives the ds variant."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(head="global average pool, dropout, logits")
+def HarDNet(inputs, depth, *, depthwise=False, name="hardnet", dropout_rate=None):
+    """HarDNet-`depth` (39, 68 or 85) from `CONFIGS`; `depthwise` gives the ds variant."""
     B.check_choice(name, "depth", depth, tuple(CONFIGS))
     if depth == 39 and not depthwise:
         raise ValueError(f"{name}: HarDNet39 exists only as the depthwise-separable variant "
@@ -127,7 +124,6 @@ def HarDNet(depth, *, depthwise=False, name="hardnet", include_top=True, weights
     config = CONFIGS[depth]
     if dropout_rate is None:
         dropout_rate = DS_DROPOUT if depthwise else config["dropout"]
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
 
     stem1, stem2 = config["stem"]
     x = conv_bn_relu6(inputs, stem1, 3, strides=2, name="stem1")
@@ -149,13 +145,9 @@ def HarDNet(depth, *, depthwise=False, name="hardnet", include_top=True, weights
             if depthwise:
                 x = dw_bn(x, strides=2, name=f"transition{b}_down")
             else:
-                x = keras.layers.MaxPooling2D(pool_size=2, strides=2, padding="valid",
-                                              name=f"transition{b}_pool")(x)
+                x = B.max_pool(x, 2, name=f"transition{b}_pool")
             stride *= 2
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate)
+    return A.Network(x, features, dropout_rate=dropout_rate)
 
 
 DOCSTRING = """{summary}
@@ -163,13 +155,13 @@ DOCSTRING = """{summary}
 Reference: Chao, Kao, Ruan, Huang & Lin, "HarDNet: A Low Memory Traffic Network" (2019);
 implementation: {reference}. Registered as `{name}`.
 
+The feature maps (features_only) are the stem's and the transitions' outputs, the last at
+each stride.
+
 Args:
-""" + B.application_args(head="global average pool, dropout, logits") + """\
     dropout_rate: dropout before the logits layer (None: the official 0.1 for HarDNet68, 0.2
         for HarDNet85, 0.05 for the ds variants).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32 (the stem and the
-        transitions' outputs).
-"""
+""" + HarDNet.args_doc
 
 
 # Checkpoint names of the official code: one flat ModuleList `base`: the stem's two ConvLayers
@@ -223,34 +215,32 @@ CHECKPOINTS = {REFERENCE: weights.CheckpointMap(
     official_names, head=("base.14.3.", "base.16.3.", "base.19.3."))}
 
 
-def _register(name, depth, depthwise):
-    return registry.register_model(name, family="HarDNet", paper=PAPER,
-                                   reference=(REFERENCE, name), doc=DOCSTRING, depth=depth,
-                                   depthwise=depthwise)
+register = functools.partial(registry.register_model, family="HarDNet", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-@_register("hardnet39ds", 39, True)
+@register("hardnet39ds", reference=(REFERENCE, "hardnet39ds"))
 def HarDNet39ds(**kwargs):
     """HarDNet39DS: m = 1.6, 4-16-8-4 layers, depthwise-separable."""
-    return HarDNet(**{"name": "hardnet39ds", **kwargs})
+    return HarDNet(39, depthwise=True, name="hardnet39ds", **kwargs)
 
 
-@_register("hardnet68ds", 68, True)
+@register("hardnet68ds", reference=(REFERENCE, "hardnet68ds"))
 def HarDNet68ds(**kwargs):
     """HarDNet68DS: m = 1.7, 8-16-16-16-4 layers, depthwise-separable."""
-    return HarDNet(**{"name": "hardnet68ds", **kwargs})
+    return HarDNet(68, depthwise=True, name="hardnet68ds", **kwargs)
 
 
-@_register("hardnet68", 68, False)
+@register("hardnet68", reference=(REFERENCE, "hardnet68"))
 def HarDNet68(**kwargs):
     """HarDNet68: m = 1.7, 8-16-16-16-4 layers."""
-    return HarDNet(**{"name": "hardnet68", **kwargs})
+    return HarDNet(68, name="hardnet68", **kwargs)
 
 
-@_register("hardnet85", 85, False)
+@register("hardnet85", reference=(REFERENCE, "hardnet85"))
 def HarDNet85(**kwargs):
     """HarDNet85: m = 1.7, 8-16-16-16-16-4 layers."""
-    return HarDNet(**{"name": "hardnet85", **kwargs})
+    return HarDNet(85, name="hardnet85", **kwargs)
 
 
 __all__ = ["HarDNet", "HarDNet39ds", "HarDNet68ds", "HarDNet68", "HarDNet85"]

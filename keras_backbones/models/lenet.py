@@ -12,7 +12,7 @@ from keras_backbones import registry
 from keras_backbones.backend import keras
 from keras_backbones.initializers import FanInUniform
 from keras_backbones.layers import AveragePooling2D, Flatten, ScaledTanh
-from keras_backbones.models import _builder as B
+from keras_backbones.models import _application as A
 
 PAPER = registry.Paper("Gradient-Based Learning Applied to Document Recognition", 1998, None)
 
@@ -25,6 +25,36 @@ CONVS = [("c1", 6), ("c3", 16), ("c5", 120)]
 F6_UNITS = 84
 
 
+@A.application(default_size=32, min_size=32, channels=1, fixed_size_top=True,
+               head="F6 and the output layer, which fix the input size",
+               input_note="32x32 with the classifier, any size of at least 32x32 without it")
+def LeNet(inputs, modern=False, *, name="lenet5", classes):
+    """LeNet-5 (the builder of the registered `LeNet5`, which defaults to 10 classes)."""
+    def initializer():  # one per layer: an instance shared by layers may repeat its values
+        return "he_normal" if modern else FanInUniform(scale=2.4)
+
+    act = keras.layers.ReLU if modern else ScaledTanh
+    pool = keras.layers.MaxPooling2D if modern else AveragePooling2D
+    x = inputs
+    features = []
+    for index, (layer, maps) in enumerate(CONVS):
+        x = keras.layers.Conv2D(filters=maps, kernel_size=5, padding="valid",
+                                kernel_initializer=initializer(), name=layer)(x)
+        x = act(name=f"{layer}_act")(x)
+        if index < 2:  # S2 and S4 follow C1 and C3
+            x = pool(pool_size=2, strides=2, name=f"s{2 * index + 2}")(x)
+            features.append((2 ** (index + 1), x))
+
+    def head(x):
+        x = Flatten(name="flatten")(x)
+        x = keras.layers.Dense(units=F6_UNITS, kernel_initializer=initializer(), name="f6")(x)
+        x = act(name="f6_act")(x)
+        return keras.layers.Dense(units=classes, kernel_initializer=initializer(),
+                                  name="logits")(x)
+
+    return A.Network(x, features, head=head)
+
+
 DOCSTRING = """{summary}
 
 Reference: LeCun, Bottou, Bengio & Haffner, "Gradient-Based Learning Applied to Document
@@ -32,59 +62,15 @@ Recognition" (1998); {reference}. Registered as `{name}` (32x32x1 input, 10 clas
 
 Args:
     modern: ReLU and max pooling instead of the scaled tanh and average pooling.
-    include_top: whether to include F6 and the output layer (these fix the input size).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor, input_shape: the input; (32, 32, 1) by default, at least 32x32.
-    pooling: with include_top=False, None, "avg" or "max" over C5's maps.
-    classes: number of classes (10).
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
-    features_only: return the S2 and S4 maps (strides 2 and 4).
-"""
+""" + LeNet.args_doc
 
 
 @registry.register_model("lenet5", family="LeNet-5", paper=PAPER, preprocessing=PREPROCESSING,
                          reference=("paper", "LeNet-5 with full C3 connectivity"), doc=DOCSTRING,
                          classes=10)
-def LeNet5(modern=False, *, include_top=True, weights=None, input_tensor=None, input_shape=None,
-           pooling=None, classes=10, classifier_activation="softmax", features_only=False,
-           name="lenet5"):
+def LeNet5(modern=False, **kwargs):
     """LeNet-5; `modern=True` uses ReLU and max pooling (and He initialization)."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling, weights=weights)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=32, min_size=32,
-                           channels=1, static=include_top and not features_only)
-    if modern:
-        init = "he_normal"
-
-        def act(n):
-            return keras.layers.ReLU(name=n)
-
-        pool = keras.layers.MaxPooling2D
-    else:
-        init = FanInUniform(scale=2.4)
-
-        def act(n):
-            return ScaledTanh(name=n)
-
-        pool = AveragePooling2D
-    x = inputs
-    features = []
-    for index, (layer, maps) in enumerate(CONVS):
-        x = keras.layers.Conv2D(filters=maps, kernel_size=5, padding="valid", kernel_initializer=init,
-                                name=layer)(x)
-        x = act(f"{layer}_act")(x)
-        if index < 2:  # S2 and S4 follow C1 and C3
-            x = pool(pool_size=2, strides=2, name=f"s{2 * index + 2}")(x)
-            features.append((2 ** (index + 1), x))
-
-    def head(x):
-        x = Flatten(name="flatten")(x)
-        x = keras.layers.Dense(units=F6_UNITS, kernel_initializer=init, name="f6")(x)
-        x = act("f6_act")(x)
-        return keras.layers.Dense(units=classes, kernel_initializer=init, name="logits")(x)
-
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights, head=head)
+    return LeNet(modern, **{"classes": 10, **kwargs})
 
 
 __all__ = ["LeNet5"]

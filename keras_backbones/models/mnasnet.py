@@ -13,8 +13,11 @@ of 8, rounding up unless that adds more than 10%: make_divisible); the 1280-chan
 not scaled.
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.layers import make_divisible
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import _mobile as M
 
@@ -39,21 +42,17 @@ NORMS = {"b1": M.Norm(epsilon=1e-5, momentum=3e-4),  # torchvision: the paper's 
 LOGITS_INITS = {
     "b1": {"class_name": "VarianceScaling",
            "config": {"scale": 1.0, "mode": "fan_out", "distribution": "uniform"}},
-    "small": M.UNIFORM_FAN_OUT,
+    "small": initializers.UNIFORM_FAN_OUT,
 }
 
 
-def MNASNetNet(alpha=1.0, config="b1", *, name="mnasnet", include_top=True, weights=None,
-               input_tensor=None, input_shape=None, pooling=None, classes=1000,
-               classifier_activation="softmax", dropout_rate=0.2, drop_path_rate=0.0,
-               features_only=False):
-    """Builds MNASNet `config` ("b1" or "small") of width multiplier `alpha`."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(head="global average pool, dropout, logits")
+def MNASNet(inputs, alpha=1.0, config="b1", *, name="mnasnet", dropout_rate=0.2,
+            drop_path_rate=0.0):
+    """MNASNet `config` ("b1" or "small"; Tan et al. 2018) of width multiplier `alpha`."""
     B.check_choice(name, "config", config, tuple(CONFIGS))
     M.check_alpha(name, alpha)
     spec, norm = CONFIGS[config], NORMS[config]
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
 
     def width(channels):
         return make_divisible(channels * alpha)
@@ -68,11 +67,8 @@ def MNASNetNet(alpha=1.0, config="b1", *, name="mnasnet", include_top=True, weig
     x, stage_features = M.stages(x, table, drop_path_rate=drop_path_rate)
     x = M.conv_norm_act(x, HEAD_WIDTH, 1, act="relu", norm=norm, name="head")
     features += [*stage_features, (32, x)]
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate,
-                        logits_initializers=(LOGITS_INITS[config], "zeros"))
+    return A.Network(x, features, dropout_rate=dropout_rate,
+                     logits_initializers=(LOGITS_INITS[config], "zeros"))
 
 
 DOCSTRING = """{summary}
@@ -80,19 +76,10 @@ DOCSTRING = """{summary}
 Implementation: {reference}. Registered as `{name}`.
 
 Args:
-    include_top: whether to include the classifier (global average pool, dropout, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any size of at least
-        32x32 works.
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer.
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (timm's
         rule; 0 in the references).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + MNASNet.args_doc
 
 
 # Checkpoint names. torchvision: one nn.Sequential `layers`: the stem (0, 1), the separable
@@ -118,42 +105,40 @@ CHECKPOINTS = {"torchvision": weights.CheckpointMap(torchvision_names, head=("cl
                "timm": weights.CheckpointMap(M.timm_names(), head=("classifier.",))}
 
 
-def _register(name, reference=None, **kwargs):
-    return registry.register_model(name, family="MNASNet", paper=PAPER,
-                                   reference=reference or ("torchvision", name), doc=DOCSTRING,
-                                   **kwargs)
+register = functools.partial(registry.register_model, family="MNASNet", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-@_register("mnasnet_small", ("timm", "mnasnet_small"),
-           preprocessing=registry.Preprocessing(interpolation="bicubic"))
+@register("mnasnet_small", reference=("timm", "mnasnet_small"),
+          preprocessing=registry.Preprocessing(interpolation="bicubic"))
 def MNASNetSmall(**kwargs):
     """MNASNet-small (Tan et al. 2018): 8-channel stem, squeeze-and-excitation in the middle."""
-    return MNASNetNet(1.0, "small", **{"name": "mnasnet_small", **kwargs})
+    return MNASNet(1.0, "small", **{"name": "mnasnet_small", **kwargs})
 
 
-@_register("mnasnet0_5")
+@register("mnasnet0_5", reference=("torchvision", "mnasnet0_5"))
 def MNASNet0_5(**kwargs):
     """MNASNet-B1 at width 0.5 (Tan et al. 2018)."""
-    return MNASNetNet(0.5, **{"name": "mnasnet0_5", **kwargs})
+    return MNASNet(0.5, **{"name": "mnasnet0_5", **kwargs})
 
 
-@_register("mnasnet0_75")
+@register("mnasnet0_75", reference=("torchvision", "mnasnet0_75"))
 def MNASNet0_75(**kwargs):
     """MNASNet-B1 at width 0.75 (Tan et al. 2018)."""
-    return MNASNetNet(0.75, **{"name": "mnasnet0_75", **kwargs})
+    return MNASNet(0.75, **{"name": "mnasnet0_75", **kwargs})
 
 
-@_register("mnasnet1_0")
+@register("mnasnet1_0", reference=("torchvision", "mnasnet1_0"))
 def MNASNet1_0(**kwargs):
     """MNASNet-B1 (Tan et al. 2018)."""
-    return MNASNetNet(1.0, **{"name": "mnasnet1_0", **kwargs})
+    return MNASNet(1.0, **{"name": "mnasnet1_0", **kwargs})
 
 
-@_register("mnasnet1_3")
+@register("mnasnet1_3", reference=("torchvision", "mnasnet1_3"))
 def MNASNet1_3(**kwargs):
     """MNASNet-B1 at width 1.3 (Tan et al. 2018)."""
-    return MNASNetNet(1.3, **{"name": "mnasnet1_3", **kwargs})
+    return MNASNet(1.3, **{"name": "mnasnet1_3", **kwargs})
 
 
-__all__ = ["MNASNetNet", "MNASNetSmall", "MNASNet0_5", "MNASNet0_75", "MNASNet1_0",
+__all__ = ["MNASNet", "MNASNetSmall", "MNASNet0_5", "MNASNet0_75", "MNASNet1_0",
            "MNASNet1_3"]

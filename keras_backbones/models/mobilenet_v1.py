@@ -13,8 +13,11 @@ output are both 7x7, so every implementation (and this one) runs it at stride 1.
 gives no dropout; keras.applications uses 1e-3, timm none (the default here).
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.layers import make_divisible
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import _mobile as M
 
@@ -27,20 +30,14 @@ STAGES = [[(64, 1)], [(128, 2), (128, 1)], [(256, 2), (256, 1)],
           [(512, 2)] + [(512, 1)] * 5, [(1024, 2), (1024, 1)]]
 STEM_WIDTH = 32
 
-# timm's classifier: U(+-1/sqrt(classes)), bias zero (the TF references' dense init).
-LOGITS_INIT = M.UNIFORM_FAN_OUT
 
-
-def MobileNetV1Net(alpha=1.0, *, activation="relu6", name="mobilenet_v1", include_top=True,
-                   weights=None, input_tensor=None, input_shape=None, pooling=None,
-                   classes=1000, classifier_activation="softmax", dropout_rate=0.0,
-                   features_only=False):
-    """Builds a MobileNetV1 of width multiplier `alpha`."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(input_note="any size of at least 32x32 works (128, 160, 192 and 224 in the "
+                          "paper)")
+def MobileNetV1(inputs, alpha=1.0, *, activation="relu6", name="mobilenet_v1",
+                dropout_rate=0.0):
+    """MobileNetV1 (Howard et al. 2017) of width multiplier `alpha`."""
     M.check_alpha(name, alpha)
     B.check_choice(name, "activation", activation, ("relu6", "relu"))
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
 
     x = M.conv_norm_act(inputs, make_divisible(STEM_WIDTH * alpha), 3, strides=2,
                         act=activation, name="stem")
@@ -50,10 +47,9 @@ def MobileNetV1Net(alpha=1.0, *, activation="relu6", name="mobilenet_v1", includ
     features = [(2, x)]
     x, stage_features = M.stages(x, table)
     features += stage_features
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate, logits_initializers=(LOGITS_INIT, "zeros"))
+    # timm's classifier: U(+-1/sqrt(classes)), bias zero (the TF references' dense init).
+    return A.Network(x, features, dropout_rate=dropout_rate,
+                     logits_initializers=(initializers.UNIFORM_FAN_OUT, "zeros"))
 
 
 DOCSTRING = """{summary}
@@ -63,30 +59,17 @@ Implementation: {reference}. Registered as `{name}`.
 Args:
     alpha: width multiplier (0.25, 0.5, 0.75 or 1.0 in the paper).
     activation: "relu6" (timm, keras.applications; default) or "relu" (the paper).
-    include_top: whether to include the classifier (global average pool, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any size of at least
-        32x32 works (128, 160, 192 and 224 in the paper).
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (none in timm).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + MobileNetV1.args_doc
 
 CHECKPOINTS = {"timm": weights.CheckpointMap(M.timm_names(), head=("classifier.",))}
 
 TIMM = registry.Preprocessing(mean=registry.INCEPTION_MEAN, std=registry.INCEPTION_STD,
                               interpolation="bicubic")
 
+register = functools.partial(registry.register_model, family="MobileNetV1", paper=PAPER,
+                             doc=DOCSTRING)
+MobileNetV1 = register("mobilenet_v1", reference=("timm", "mobilenetv1_100"),
+                       preprocessing=TIMM, alpha=1.0)(MobileNetV1)
 
-@registry.register_model("mobilenet_v1", family="MobileNetV1", paper=PAPER,
-                         reference=("timm", "mobilenetv1_100"), preprocessing=TIMM, doc=DOCSTRING,
-                         alpha=1.0)
-def MobileNetV1(**kwargs):
-    """MobileNetV1 (Howard et al. 2017)."""
-    return MobileNetV1Net(**{"name": "mobilenet_v1", **kwargs})
-
-
-__all__ = ["MobileNetV1Net", "MobileNetV1"]
+__all__ = ["MobileNetV1"]

@@ -15,8 +15,9 @@ parameter count 3,504,903 is that rule's), and dropout 0.25. The official code r
 widths with int(c x alpha) rather than to a multiple of 8: the same network at alpha 1.
 """
 
-from keras_backbones import registry, weights
+from keras_backbones import initializers, registry, weights
 from keras_backbones.layers import make_divisible
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import _mobile as M
 
@@ -38,36 +39,31 @@ def eca_kernel_size(channels):
     return 1 if channels < 96 else 3
 
 
-def MobileNetV2Net(alpha=1.0, *, attention=None, name="mobilenet_v2", include_top=True,
-                   weights=None, input_tensor=None, input_shape=None, pooling=None,
-                   classes=1000, classifier_activation="softmax", dropout_rate=0.2,
-                   drop_path_rate=0.0, features_only=False):
-    """Builds a MobileNetV2 of width multiplier `alpha`; attention "eca" gives ECA-MobileNetV2."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(head="global average pool, dropout, logits",
+               input_note="any size of at least 32x32 works (96 to 224 are the paper's "
+                          "resolutions)")
+def MobileNetV2(inputs, alpha=1.0, *, attention=None, name="mobilenet_v2", dropout_rate=0.2,
+                   drop_path_rate=0.0):
+    """MobileNetV2 (Sandler et al. 2018) of width multiplier `alpha` (other than 1: timm's
+    mobilenetv2_*); attention "eca" gives ECA-MobileNetV2."""
     M.check_alpha(name, alpha)
     B.check_choice(name, "attention", attention, ATTENTIONS)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
 
     def width(channels):
         return make_divisible(channels * alpha)
 
-    x = M.conv_norm_act(inputs, width(STEM_WIDTH), 3, strides=2, act="relu6", name="stem")
+    x = B.conv_norm_act(inputs, width(STEM_WIDTH), 3, strides=2, act="relu6", name="stem")
     features = [(2, x)]
     table = [[dict(filters=width(c), expansion=t, strides=s if b == 0 else 1, activation="relu6",
                    eca_kernel_size=eca_kernel_size(c) if attention == "eca" else None)
               for b in range(n)] for t, c, n, s in STAGES]
     x, stage_features = M.stages(x, table, drop_path_rate=drop_path_rate)
-    x = M.conv_norm_act(x, max(HEAD_WIDTH, width(HEAD_WIDTH)), 1, act="relu6", name="head")
+    x = B.conv_norm_act(x, max(HEAD_WIDTH, width(HEAD_WIDTH)), 1, act="relu6", name="head")
     features += [*stage_features, (32, x)]
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate, logits_initializers=(LOGITS_INIT, "zeros"))
+    # torchvision's and the official ECA code's classifier: N(0, 0.01), bias zero.
+    return A.Network(x, features, dropout_rate=dropout_rate,
+                     logits_initializers=(initializers.NORMAL_001, "zeros"))
 
-
-# torchvision's and the official ECA code's classifier: N(0, 0.01), bias zero.
-LOGITS_INIT = M.NORMAL_001
 
 DOCSTRING = """{summary}
 
@@ -76,19 +72,10 @@ Implementation: {reference}. Registered as `{name}`.
 Args:
     alpha: width multiplier (0.35, 0.5, 0.75, 1.0, 1.4 have reference counts); widths round
         to multiples of 8, the last convolution keeps at least 1280 channels.
-    include_top: whether to include the classifier (global average pool, dropout, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any size of at least
-        32x32 works (96 to 224 are the paper's resolutions).
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer.
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (timm's
         rule; 0 in the references).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + MobileNetV2.args_doc
 
 
 # Checkpoint names. torchvision (and the official ECA code): features.0 is the stem,
@@ -122,11 +109,9 @@ CHECKPOINTS = {"torchvision": _TORCHVISION, "official:BangguWu/ECANet": _TORCHVI
                "timm": weights.CheckpointMap(M.timm_names(), head=("classifier.",))}
 
 
-@registry.register_model("mobilenet_v2", family="MobileNetV2", paper=PAPER,
-                         reference=("torchvision", "mobilenet_v2"), doc=DOCSTRING, alpha=1.0)
-def MobileNetV2(**kwargs):
-    """MobileNetV2 (Sandler et al. 2018); `alpha` other than 1 gives timm's mobilenetv2_*."""
-    return MobileNetV2Net(**{"name": "mobilenet_v2", **kwargs})
+MobileNetV2 = registry.register_model(
+    "mobilenet_v2", family="MobileNetV2", paper=PAPER, reference=("torchvision", "mobilenet_v2"),
+    doc=DOCSTRING, alpha=1.0)(MobileNetV2)
 
 
 @registry.register_model("eca_mobilenet_v2", family="ECA-Net", paper=PAPER_ECA,
@@ -134,8 +119,8 @@ def MobileNetV2(**kwargs):
                          doc=DOCSTRING)
 def ECAMobileNetV2(**kwargs):
     """ECA-MobileNetV2 (Wang et al. 2019): efficient channel attention after each block."""
-    return MobileNetV2Net(**{"name": "eca_mobilenet_v2", "attention": "eca",
-                             "dropout_rate": 0.25, **kwargs})
+    return MobileNetV2(**{"name": "eca_mobilenet_v2", "attention": "eca",
+                          "dropout_rate": 0.25, **kwargs})
 
 
-__all__ = ["MobileNetV2Net", "MobileNetV2", "ECAMobileNetV2"]
+__all__ = ["MobileNetV2", "ECAMobileNetV2"]

@@ -21,9 +21,12 @@ segmentation): the last stage runs at stride 16 with dilation 2. `reduced_tail` 
 and torchvision): the last stage and head at half width.
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import make_divisible
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import _mobile as M
 
@@ -53,8 +56,6 @@ CONFIGS = {
 STEM_WIDTH = 16
 TORCHVISION_NORM = M.Norm(epsilon=1e-3, momentum=0.01)
 TIMM_NORM = M.Norm(epsilon=1e-5, momentum=0.1)
-# torchvision's linear layers: N(0, 0.01), bias zero.
-LINEAR_INIT = M.NORMAL_001
 
 
 def block_table(stages, width, *, norm, minimalistic, dilated, reduced_tail):
@@ -80,28 +81,13 @@ def block_table(stages, width, *, norm, minimalistic, dilated, reduced_tail):
     return table
 
 
-def efficient_head(pre_logits, act, classes, dropout_rate):
-    """Section 5.1's efficient last stage: pool, then the 1x1 (linear) layer and h-swish."""
-    def apply(x):
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = B.dense(x, pre_logits, name="pre_logits", kernel_initializer=LINEAR_INIT,
-                    bias_initializer="zeros")
-        x = M.activate(x, act, name="pre_logits_act")
-        if dropout_rate:
-            x = keras.layers.Dropout(rate=dropout_rate, name="head_dropout")(x)
-        return B.dense(x, classes, name="logits", kernel_initializer=LINEAR_INIT,
-                       bias_initializer="zeros")
-    return apply
-
-
-def MobileNetV3Net(size="large", alpha=1.0, *, minimalistic=False, dilated=False,
-                   reduced_tail=False, norm_epsilon=None, name="mobilenet_v3", include_top=True,
-                   weights=None, input_tensor=None, input_shape=None, pooling=None,
-                   classes=1000, classifier_activation="softmax", dropout_rate=0.2,
-                   drop_path_rate=0.0, features_only=False):
-    """Builds MobileNetV3 `size` ("large" or "small") of width multiplier `alpha`."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(head="the efficient last stage: global average pool, the 1280 (1024) wide "
+                    "layer, dropout, logits")
+def MobileNetV3(inputs, size="large", alpha=1.0, *, minimalistic=False, dilated=False,
+                reduced_tail=False, norm_epsilon=None, name="mobilenet_v3", dropout_rate=0.2,
+                drop_path_rate=0.0, classes):
+    """MobileNetV3 `size` ("large" or "small", Howard et al. 2019) of width multiplier
+    `alpha`."""
     B.check_choice(name, "size", size, tuple(CONFIGS))
     M.check_alpha(name, alpha)
     config = CONFIGS[size]
@@ -110,7 +96,6 @@ def MobileNetV3Net(size="large", alpha=1.0, *, minimalistic=False, dilated=False
         norm = M.Norm(epsilon=norm_epsilon, momentum=norm.momentum)
     act = RE if minimalistic else HS
     tail = 2 if reduced_tail else 1
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
 
     def width(channels):
         return make_divisible(channels * alpha)
@@ -123,11 +108,13 @@ def MobileNetV3Net(size="large", alpha=1.0, *, minimalistic=False, dilated=False
     x, stage_features = M.stages(x, table, drop_path_rate=drop_path_rate)
     x = M.conv_norm_act(x, width(config["head"] // tail), 1, act=act, norm=norm, name="head")
     features += [*stage_features, (stage_features[-1][0], x)]
-    head = efficient_head(config["pre_logits"] // tail, act, classes, dropout_rate)
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        head=head)
+    # Section 5.1's efficient last stage; both linear layers as torchvision's: N(0, 0.01),
+    # bias zero.
+    head = M.efficient_head(classes, config["pre_logits"] // tail, act=act,
+                            dropout_rate=dropout_rate,
+                            pre_logits_initializers=(initializers.NORMAL_001, "zeros"),
+                            logits_initializers=(initializers.NORMAL_001, "zeros"))
+    return A.Network(x, features, head=head)
 
 
 # --- LR-ASPP ----------------------------------------------------------------------------------
@@ -155,12 +142,10 @@ def lraspp(backbone_features, num_classes, *, inter_channels=128, name="lraspp")
                          f"{tuple(inputs.shape[1:])}.")
     low = backbone_features.get_layer("stride8").output
     high = backbone_features.outputs[-1]
-    x = B.conv2d(high, inter_channels, 1, name=f"{name}_cbr_conv")
-    x = B.norm(x, name=f"{name}_cbr_bn")
-    x = keras.layers.ReLU(name=f"{name}_cbr_relu")(x)
+    x = B.conv_norm_act(high, inter_channels, 1, act_name="relu", name=f"{name}_cbr")
     scale = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_scale_pool")(high)
     scale = B.conv2d(scale, inter_channels, 1, name=f"{name}_scale_conv")
-    scale = keras.layers.Activation("sigmoid", name=f"{name}_scale_sigmoid")(scale)
+    scale = B.activation(scale, "sigmoid", name=f"{name}_scale_sigmoid")
     x = keras.layers.Multiply(name=f"{name}_gate")([x, scale])
     x = keras.layers.Resizing(height=low.shape[1], width=low.shape[2], interpolation="bilinear",
                               name=f"{name}_upsample")(x)
@@ -180,22 +165,13 @@ Args:
     alpha: width multiplier (timm's rounding; 0.75 and 1.0 have reference counts).
     minimalistic: the paper's minimalistic variant: no squeeze-and-excitation, ReLU only,
         3x3 kernels only.
-    dilated: the last stage at stride 16 with dilation 2 (torchvision's segmentation setting).
+    dilated: the last stage at stride 16 with dilation 2 (torchvision's segmentation setting;
+        its features_only model is the input of `lraspp`).
     reduced_tail: the last stage and the head at half width (torchvision, paper section 6.4).
     norm_epsilon: BatchNorm epsilon; None: the reference's (1e-3 at alpha 1, 1e-5 otherwise).
-    include_top: whether to include the efficient last stage and the classifier.
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any size of at least
-        32x32 works.
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (0.2, the paper's keep probability 0.8).
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (timm).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32 (16 with dilated),
-        the input of `lraspp`.
-"""
+""" + MobileNetV3.args_doc
 
 
 # Checkpoint names. torchvision: features.0 the stem, features.i the i-th block, whose `block`
@@ -241,23 +217,22 @@ CHECKPOINTS = {
 }
 
 
-def _register(name, **kwargs):
-    return registry.register_model(name, family="MobileNetV3", paper=PAPER,
-                                   reference=("torchvision", name), doc=DOCSTRING, **kwargs)
+register = functools.partial(registry.register_model, family="MobileNetV3", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-@_register("mobilenet_v3_small")
+@register("mobilenet_v3_small", reference=("torchvision", "mobilenet_v3_small"))
 def MobileNetV3Small(**kwargs):
     """MobileNetV3-Small (Howard et al. 2019); `alpha` other than 1 gives timm's
     mobilenetv3_small_*."""
-    return MobileNetV3Net(**{"size": "small", "name": "mobilenet_v3_small", **kwargs})
+    return MobileNetV3(**{"size": "small", "name": "mobilenet_v3_small", **kwargs})
 
 
-@_register("mobilenet_v3_large")
+@register("mobilenet_v3_large", reference=("torchvision", "mobilenet_v3_large"))
 def MobileNetV3Large(**kwargs):
     """MobileNetV3-Large (Howard et al. 2019); `alpha` other than 1 gives timm's
     mobilenetv3_large_*."""
-    return MobileNetV3Net(**{"size": "large", "name": "mobilenet_v3_large", **kwargs})
+    return MobileNetV3(**{"size": "large", "name": "mobilenet_v3_large", **kwargs})
 
 
-__all__ = ["MobileNetV3Net", "MobileNetV3Small", "MobileNetV3Large", "lraspp"]
+__all__ = ["MobileNetV3", "MobileNetV3Small", "MobileNetV3Large", "lraspp"]

@@ -30,10 +30,12 @@ U(+-1 / sqrt(classes)) with zero bias. Width multiplier `alpha`: timm's round_ch
 width make_divisible(c x alpha, 8), the stem kept below 1.0, the 1280-wide layer unscaled).
 """
 
-from keras_backbones import registry, weights
-from keras_backbones.backend import keras
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.layers import make_divisible
 from keras_backbones.layers.mobile_attention import MultiQueryAttention
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import _mobile as M
 
@@ -184,36 +186,14 @@ def mobile_mqa(filters, num_heads, key_dim, kv_stride, *, name, layer_scale=None
 BLOCKS = {"conv": conv_block, "fused_ib": fused_ib, "uib": uib, "mqa": mobile_mqa}
 
 
-def pre_logits_head(classes, act, dropout_rate):
-    """timm's head_norm head: pool, 1x1 convolution without bias (a Dense on the pooled map),
-    BatchNorm, activation, dropout, classifier."""
-    def apply(x):
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = keras.layers.Dense(
-            units=PRE_LOGITS_WIDTH, use_bias=False,
-            kernel_initializer=B.initializers.get(B.HE_NORMAL_FAN_OUT), name="pre_logits")(x)
-        x = NORM(x, name="pre_logits_bn")
-        x = M.activate(x, act, name="pre_logits_act")
-        if dropout_rate:
-            x = keras.layers.Dropout(rate=dropout_rate, name="head_dropout")(x)
-        return B.dense(x, classes, name="logits", kernel_initializer=M.UNIFORM_FAN_OUT,
-                       bias_initializer="zeros")
-    return apply
-
-
-def MobileNetV4(config="conv_small", alpha=1.0, *, name="mobilenetv4", include_top=True,
-                weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", dropout_rate=0.0, drop_path_rate=0.0,
-                features_only=False, default_size=224):
-    """Builds MobileNetV4 `config` (a key of CONFIGS) of width multiplier `alpha`."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(head="global average pool, the 1280-wide layer, dropout, logits")
+def MobileNetV4(inputs, config="conv_small", alpha=1.0, *, name="mobilenetv4", dropout_rate=0.0,
+                drop_path_rate=0.0, classes):
+    """MobileNetV4 `config` (a key of CONFIGS; Qin et al. 2024) of width multiplier `alpha`."""
     B.check_choice(name, "config", config, tuple(CONFIGS))
     M.check_alpha(name, alpha)
     spec = CONFIGS[config]
     act = spec["act"]
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=default_size,
-                           min_size=32)
 
     def width(channels):
         return make_divisible(channels * alpha)
@@ -225,10 +205,12 @@ def MobileNetV4(config="conv_small", alpha=1.0, *, name="mobilenetv4", include_t
                    layer_scale=spec["layer_scale"]) for row in rows] for rows in spec["stages"]]
     x, stage_features = M.stages(x, table, drop_path_rate=drop_path_rate)
     features += stage_features
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        head=pre_logits_head(classes, act, dropout_rate))
+    # timm's head_norm head: the pooled 1x1 convolution without bias, then BatchNorm.
+    head = M.efficient_head(classes, PRE_LOGITS_WIDTH, act=act, dropout_rate=dropout_rate,
+                            norm=NORM,
+                            pre_logits_initializers=(initializers.HE_NORMAL_FAN_OUT, None),
+                            logits_initializers=(initializers.UNIFORM_FAN_OUT, "zeros"))
+    return A.Network(x, features, head=head)
 
 
 DOCSTRING = """{summary}
@@ -237,18 +219,9 @@ Implementation: {reference}. Registered as `{name}`.
 
 Args:
     alpha: width multiplier (timm's round_channels; 1.0 has reference counts).
-    include_top: whether to include the head (pooling, the 1280-wide layer, the classifier).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); the reference's training size by default, any
-        size of at least 32x32 works.
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (timm's default 0).
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (timm).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + MobileNetV4.args_doc
 
 
 # Checkpoint names: timm's MobileNetV3 class. blocks.{s-1}.{b-1} for stage{s}_block{b}.
@@ -292,46 +265,51 @@ CHECKPOINTS = {"timm": weights.CheckpointMap(timm_names, head=("classifier.",),
                                              norm_epsilon=NORM.epsilon)}
 
 
-def _register(name, size, crop_pct):
-    return registry.register_model(
-        name, family="MobileNetV4", paper=PAPER, reference=("timm", name), doc=DOCSTRING,
-        preprocessing=registry.Preprocessing(input_size=(size, size, 3), interpolation="bicubic",
-                                             crop_pct=crop_pct))
+register = functools.partial(registry.register_model, family="MobileNetV4", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-# The default sizes and crops of timm's first pretrained configuration of each.
-@_register("mobilenetv4_conv_small", 224, 0.875)
+def timm_preprocessing(size, crop_pct):
+    """The input size and crop of timm's first pretrained configuration of the variant."""
+    return registry.Preprocessing(input_size=(size, size, 3), interpolation="bicubic",
+                                  crop_pct=crop_pct)
+
+
+@register("mobilenetv4_conv_small", reference=("timm", "mobilenetv4_conv_small"),
+          preprocessing=timm_preprocessing(224, 0.875))
 def MobileNetV4ConvSmall(**kwargs):
     """MobileNetV4-Conv-S (Qin et al. 2024, table 8)."""
     return MobileNetV4(**{"config": "conv_small", "name": "mobilenetv4_conv_small", **kwargs})
 
 
-@_register("mobilenetv4_conv_medium", 256, 0.95)
+@register("mobilenetv4_conv_medium", reference=("timm", "mobilenetv4_conv_medium"),
+          preprocessing=timm_preprocessing(256, 0.95))
 def MobileNetV4ConvMedium(**kwargs):
     """MobileNetV4-Conv-M (Qin et al. 2024, table 9)."""
-    return MobileNetV4(**{"config": "conv_medium", "name": "mobilenetv4_conv_medium",
-                          "default_size": 256, **kwargs})
+    return MobileNetV4(**{"config": "conv_medium", "name": "mobilenetv4_conv_medium", **kwargs})
 
 
-@_register("mobilenetv4_conv_large", 384, 0.95)
+@register("mobilenetv4_conv_large", reference=("timm", "mobilenetv4_conv_large"),
+          preprocessing=timm_preprocessing(384, 0.95))
 def MobileNetV4ConvLarge(**kwargs):
     """MobileNetV4-Conv-L (Qin et al. 2024, table 10)."""
-    return MobileNetV4(**{"config": "conv_large", "name": "mobilenetv4_conv_large",
-                          "default_size": 384, **kwargs})
+    return MobileNetV4(**{"config": "conv_large", "name": "mobilenetv4_conv_large", **kwargs})
 
 
-@_register("mobilenetv4_hybrid_medium", 256, 0.95)
+@register("mobilenetv4_hybrid_medium", reference=("timm", "mobilenetv4_hybrid_medium"),
+          preprocessing=timm_preprocessing(256, 0.95))
 def MobileNetV4HybridMedium(**kwargs):
     """MobileNetV4-Hybrid-M (Qin et al. 2024, table 11): Mobile MQA in the last two stages."""
     return MobileNetV4(**{"config": "hybrid_medium", "name": "mobilenetv4_hybrid_medium",
-                          "default_size": 256, **kwargs})
+                          **kwargs})
 
 
-@_register("mobilenetv4_hybrid_large", 384, 0.95)
+@register("mobilenetv4_hybrid_large", reference=("timm", "mobilenetv4_hybrid_large"),
+          preprocessing=timm_preprocessing(384, 0.95))
 def MobileNetV4HybridLarge(**kwargs):
     """MobileNetV4-Hybrid-L (Qin et al. 2024, table 12): Mobile MQA, GELU."""
     return MobileNetV4(**{"config": "hybrid_large", "name": "mobilenetv4_hybrid_large",
-                          "default_size": 384, **kwargs})
+                          **kwargs})
 
 
 __all__ = ["MobileNetV4", "MobileNetV4ConvSmall", "MobileNetV4ConvMedium",

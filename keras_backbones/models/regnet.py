@@ -21,12 +21,14 @@ N(0, 2 / fan_out) with fan_out = k * k * out / groups (pycls and Keras leave out
 """
 
 import dataclasses
+import functools
 
 import numpy as np
 
-from keras_backbones import registry, weights
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import SqueezeExcite, StochasticDepth
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Designing Network Design Spaces", 2020, "2003.13678")
@@ -68,7 +70,7 @@ NUM_STAGES = 4  # timm's RegNet (pycls allows any number; the published models h
 
 # timm's initialization: the classifier N(0, 0.01) with a zero bias; convolutions N(0, 2 /
 # fan_out) with fan_out = k * k * out / groups (Keras's fan_out omits the groups: scale by them).
-LOGITS_INIT = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
+LOGITS_INIT = (initializers.NORMAL_001, "zeros")
 
 
 def conv_init(groups):
@@ -152,41 +154,32 @@ def bottleneck_block(width, stride, *, name, stage, bottle_ratio, se_ratio, zero
         if stride != 1 or x.shape[-1] != width:
             shortcut = B.conv_norm_act(x, width, 1, strides=stride, act=None, name=name,
                                        conv_name="downsample_conv", norm_name="downsample_bn")
+        # The branch first, as resnet.residual (the layers' order).
         y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
-        return keras.layers.ReLU(name=f"{name}_out")(y)
+        return B.activation(y, "relu", name=f"{name}_out")
     return apply
 
 
-def RegNet(depth, w0, wa, wm, group_width, *, bottle_ratio=1.0, se_ratio=0.0,
-           zero_init_last=True, name="regnet", include_top=True, weights=None,
-           input_tensor=None, input_shape=None, pooling=None, classes=1000,
-           classifier_activation="softmax", dropout_rate=0.0, drop_path_rate=0.0,
-           features_only=False):
+@A.application()
+def RegNet(inputs, depth, w0, wa, wm, group_width, *, bottle_ratio=1.0, se_ratio=0.0,
+           zero_init_last=True, name="regnet", dropout_rate=0.0, drop_path_rate=0.0):
     """Builds the RegNet of design-space parameters depth d, w0, wa, wm, group width g and
     bottleneck ratio b (section 3.3 of the paper); se_ratio > 0 is RegNetY (0.25)."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
     if not isinstance(se_ratio, (int, float)) or isinstance(se_ratio, bool) or \
             not 0 <= se_ratio <= 1:
         raise ValueError(f"{name}: `se_ratio` must be in [0, 1] (0: RegNetX, 0.25: RegNetY); "
                          f"got {se_ratio!r}.")
     plan = stages(depth, w0, wa, wm, group_width, bottle_ratio, name=name)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
-    x = B.conv_norm_act(inputs, STEM_WIDTH, 3, strides=2, name="stem")
+    x = B.conv_norm_act(inputs, STEM_WIDTH, 3, strides=2, name="stem", act_name="relu")
     features = [(2, x)]
-    index, total = 0, sum(stage.depth for stage in plan)
+    drop_paths = iter(B.drop_path_rates(drop_path_rate, depth))
     for s, stage in enumerate(plan, start=1):
         for b in range(1, stage.depth + 1):
             x = bottleneck_block(stage.width, 2 if b == 1 else 1, name=f"stage{s}_block{b}",
                                  stage=stage, bottle_ratio=bottle_ratio, se_ratio=se_ratio,
-                                 zero_init_last=zero_init_last,
-                                 drop_path=drop_path_rate * index / max(total - 1, 1))(x)
-            index += 1
+                                 zero_init_last=zero_init_last, drop_path=next(drop_paths))(x)
         features.append((2 ** (s + 1), x))
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate, logits_initializers=(LOGITS_INIT, "zeros"))
+    return A.Network(x, features, dropout_rate=dropout_rate, logits_initializers=LOGITS_INIT)
 
 
 DOCSTRING = """{summary}
@@ -194,19 +187,10 @@ DOCSTRING = """{summary}
 Implementation: {reference}. Registered as `{name}`.
 
 Args:
-    include_top: whether to include the classifier (global average pool, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any size of at least
-        32x32 works (also None x None).
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (0 in the reference).
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (timm).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
     zero_init_last: start the last norm of each residual branch at gamma 0 (timm; pycls: False).
-"""
+""" + RegNet.args_doc
 
 # timm's names: stem.conv/bn, s{stage}.b{block}.conv{k}.conv/bn, .se.fc1/fc2,
 # .downsample.conv/bn, head.fc.
@@ -233,28 +217,28 @@ CROP_PCT = {**dict.fromkeys(("x_008", "x_016", "x_032", "x_080", "x_160", "x_320
             **dict.fromkeys(("y_032", "y_040", "y_064", "y_080", "y_120", "y_160"), 0.95)}
 
 __all__ = ["RegNet"]
+register = functools.partial(registry.register_model, family="RegNet", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-def _register(kind, code, row):
+def _define_variant(kind, code, row):
     """Registers regnet{kind}_{code} and exports its constructor RegNet{KIND}{code}."""
     flops, depth, w0, wa, wm, group_width = row
     name, se_ratio = f"regnet{kind}_{code}", SE_RATIO if kind == "y" else 0.0
 
     def constructor(**kwargs):
-        return RegNet(depth, w0, wa, wm, group_width, se_ratio=se_ratio,
-                      **{"name": name, **kwargs})
+        return RegNet(depth, w0, wa, wm, group_width, se_ratio=se_ratio, name=name, **kwargs)
     constructor.__name__ = constructor.__qualname__ = f"RegNet{kind.upper()}{code}"
     constructor.__doc__ = (f"RegNet{kind.upper()}-{flops} (Radosavovic et al. 2020): d={depth}, "
                            f"w0={w0}, wa={wa}, wm={wm}, g={group_width}"
                            + (", squeeze-and-excitation." if se_ratio else "."))
     preprocessing = registry.Preprocessing(interpolation="bicubic",
                                            crop_pct=CROP_PCT.get(f"{kind}_{code}", 0.875))
-    registry.register_model(name, family="RegNet", paper=PAPER, reference=("timm", name),
-                            preprocessing=preprocessing, doc=DOCSTRING)(constructor)
-    globals()[constructor.__name__] = constructor
+    globals()[constructor.__name__] = register(name, reference=("timm", name),
+                                               preprocessing=preprocessing)(constructor)
     __all__.append(constructor.__name__)
 
 
 for _kind, _table in (("x", REGNETX), ("y", REGNETY)):  # smallest first: regnetx_002
     for _code, _row in _table.items():
-        _register(_kind, _code, _row)
+        _define_variant(_kind, _code, _row)

@@ -18,9 +18,11 @@ DropBlock (the paper's regularizer, in timm a drop_block_rate option) is not bui
 """
 
 import dataclasses
+import functools
 
 from keras_backbones import registry, weights
 from keras_backbones.layers import SplitAttention
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import resnet
 
@@ -70,11 +72,10 @@ def bottleneck(planes, stride, *, name, cfg, drop_path=0.0):
     return apply
 
 
-def ResNeSt(layers, *, stem_width=32, radix=2, cardinality=1, base_width=64, avd=True,
-            avd_first=False, zero_init_last=True, name="resnest", include_top=True,
-            weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-            classifier_activation="softmax", dropout_rate=0.0, drop_path_rate=0.0,
-            features_only=False):
+@A.application(weights_note="the portable format, or a timm state dict")
+def ResNeSt(inputs, layers, *, stem_width=32, radix=2, cardinality=1, base_width=64, avd=True,
+            avd_first=False, zero_init_last=True, name="resnest", dropout_rate=0.0,
+            drop_path_rate=0.0):
     """Builds a ResNeSt.
 
     layers: blocks per stage (four). stem_width: the deep stem's first width (32 'd', 64 'e').
@@ -83,23 +84,15 @@ def ResNeSt(layers, *, stem_width=32, radix=2, cardinality=1, base_width=64, avd
     `planes * base_width / 64 * cardinality` channels). avd: strided blocks stride a 3x3 average
     pool instead of the convolution, after it (avd_first False) or before it (True).
     """
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
     layers = B.check_per_stage(name, "layers", layers)
     B.check_positive_ints(name, stem_width=stem_width, radix=radix, cardinality=cardinality,
                           base_width=base_width)
     cfg = SplitBlockConfig(groups=cardinality, base_width=base_width, avg_down=True,
                            init=resnet.Init(zero_init_last=bool(zero_init_last)), radix=radix,
                            avd=bool(avd), avd_first=bool(avd_first))
-
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
     x, features = resnet.stages(resnet.stem("deep", width=stem_width)(inputs), bottleneck,
                                 layers, cfg=cfg, drop_path_rate=drop_path_rate)
-
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate)
+    return A.Network(x, features, dropout_rate=dropout_rate)
 
 
 DOCSTRING = """{summary}
@@ -107,14 +100,11 @@ DOCSTRING = """{summary}
 Implementation: {reference}. Registered as `{name}`.
 
 Args:
-""" + B.application_args(weights_note="the portable format, or a timm state dict",
-                        default="the variant's default size when None") + """\
     dropout_rate: dropout before the logits layer (0 in timm's models).
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (timm).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
     radix, cardinality, base_width, avd, avd_first: the split-attention knobs (`ResNeSt`).
     zero_init_last: start each branch's last BatchNorm at gamma 0 (timm; default True).
-"""
+""" + ResNeSt.args_doc
 
 # timm's state-dict names: the deep stem conv1.{0,1,3,4,6} and bn1 (resnet's), blocks
 # layer{stage}.{block - 1}, the split attention conv2.{conv,bn0,fc1,bn1,fc2}, the shortcut
@@ -126,12 +116,8 @@ reference_name = resnet.reference_names({
 
 CHECKPOINTS = {"timm": weights.CheckpointMap(reference_name, head=("fc.",), norm_epsilon=1e-5)}
 
-_BILINEAR = registry.Preprocessing()
-
-
-def _register(name, preprocessing=_BILINEAR):
-    return registry.register_model(name, family="ResNeSt", paper=PAPER, reference=("timm", name),
-                                   preprocessing=preprocessing, doc=DOCSTRING)
+register = functools.partial(registry.register_model, family="ResNeSt", paper=PAPER,
+                             doc=DOCSTRING)
 
 
 def _build(name, **kwargs):
@@ -139,42 +125,45 @@ def _build(name, **kwargs):
     return ResNeSt(layers, stem_width=stem_width, name=name, **kwargs)
 
 
-@_register("resnest14d")
+@register("resnest14d", reference=("timm", "resnest14d"))
 def ResNeSt14d(**kwargs):
     """ResNeSt-14d (timm, GluonCV weights): 1-1-1-1 split-attention bottlenecks, radix 2,
     deep stem of width 32, average downsampling."""
     return _build("resnest14d", **kwargs)
 
 
-@_register("resnest26d")
+@register("resnest26d", reference=("timm", "resnest26d"))
 def ResNeSt26d(**kwargs):
     """ResNeSt-26d (timm, GluonCV weights): 2-2-2-2 blocks, stem width 32."""
     return _build("resnest26d", **kwargs)
 
 
-@_register("resnest50d")
+@register("resnest50d", reference=("timm", "resnest50d"))
 def ResNeSt50d(**kwargs):
     """ResNeSt-50 (Zhang et al. 2020; timm's resnest50d): 3-4-6-3 blocks, stem width 32."""
     return _build("resnest50d", **kwargs)
 
 
-@_register("resnest101e", registry.Preprocessing(input_size=(256, 256, 3)))
+@register("resnest101e", reference=("timm", "resnest101e"),
+          preprocessing=registry.Preprocessing(input_size=(256, 256, 3)))
 def ResNeSt101e(**kwargs):
     """ResNeSt-101 (Zhang et al. 2020; timm's resnest101e): 3-4-23-3 blocks, stem width 64,
     trained at 256x256."""
     return _build("resnest101e", **kwargs)
 
 
-@_register("resnest200e", registry.Preprocessing(input_size=(320, 320, 3),
-                                                 interpolation="bicubic", crop_pct=0.909))
+@register("resnest200e", reference=("timm", "resnest200e"),
+          preprocessing=registry.Preprocessing(input_size=(320, 320, 3),
+                                               interpolation="bicubic", crop_pct=0.909))
 def ResNeSt200e(**kwargs):
     """ResNeSt-200 (Zhang et al. 2020; timm's resnest200e): 3-24-36-3 blocks, stem width 64,
     trained at 320x320."""
     return _build("resnest200e", **kwargs)
 
 
-@_register("resnest269e", registry.Preprocessing(input_size=(416, 416, 3),
-                                                 interpolation="bicubic", crop_pct=0.928))
+@register("resnest269e", reference=("timm", "resnest269e"),
+          preprocessing=registry.Preprocessing(input_size=(416, 416, 3),
+                                               interpolation="bicubic", crop_pct=0.928))
 def ResNeSt269e(**kwargs):
     """ResNeSt-269 (Zhang et al. 2020; timm's resnest269e): 3-30-48-8 blocks, stem width 64,
     trained at 416x416."""

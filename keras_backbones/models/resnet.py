@@ -21,12 +21,14 @@ Options of the paper and its descendants:
 
 import collections
 import dataclasses
+import functools
 import re
 from typing import Optional
 
-from keras_backbones import registry, weights
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import CBAM, ECA, SqueezeExcite, StochasticDepth
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Deep Residual Learning for Image Recognition", 2015, "1512.03385")
@@ -64,8 +66,9 @@ ATTENTIONS = {
 # and beta 0. zero_init_last: the last norm of each residual branch starts at gamma 0;
 # shortcut_conv: the projection's kernel initializer; logits: (kernel, bias) initializers of
 # the logits layer (bias None: nn.Linear's default).
-Init = collections.namedtuple("Init", "zero_init_last shortcut_conv logits",
-                              defaults=(False, B.HE_NORMAL_FAN_OUT, (B.TORCH_LINEAR_INIT, None)))
+Init = collections.namedtuple(
+    "Init", "zero_init_last shortcut_conv logits",
+    defaults=(False, initializers.HE_NORMAL_FAN_OUT, (initializers.TORCH_DEFAULT_UNIFORM, None)))
 
 INITS = {
     "torchvision": Init(),  # also the ECA-Net reference
@@ -73,7 +76,8 @@ INITS = {
     # Jongchan/attention-module re-initializes by state-dict key: keys without "conv" (the
     # shortcut's nn.Sequential) keep PyTorch's default; the fc is kaiming_normal_ (fan_in);
     # every bias is zeroed.
-    "cbam": Init(shortcut_conv=B.TORCH_LINEAR_INIT, logits=(B.HE_NORMAL_FAN_IN, "zeros")),
+    "cbam": Init(shortcut_conv=initializers.TORCH_DEFAULT_UNIFORM,
+                 logits=(initializers.HE_NORMAL_FAN_IN, "zeros")),
 }
 
 
@@ -89,7 +93,7 @@ class BlockConfig:
     down_kernel_size: int = 1  # kernel of strided projection shortcuts (SENet-154: 3)
     avg_down: bool = False  # strided projections: 2x2 average pool, then a 1x1 (ResNet-D)
     attention: Optional[str] = None
-    norm: str = "batch"
+    norm: B.Norm = B.Norm()
     init: Init = Init()
 
 
@@ -98,7 +102,7 @@ def conv_norm(x, filters, kernel, *, name, index, cfg, strides=1, groups=1, act=
     branch's last norm: no activation, and gamma 0 with zero_init_last."""
     zero_gamma = act is None and cfg.init.zero_init_last
     return B.conv_norm_act(x, filters, kernel, strides=strides, groups=groups, act=act,
-                           norm_kind=cfg.norm, name=name, conv_name=f"conv{index}",
+                           norm=cfg.norm, name=name, conv_name=f"conv{index}",
                            norm_name=f"bn{index}", act_name=f"relu{index}",
                            gamma_initializer="zeros" if zero_gamma else "ones")
 
@@ -117,7 +121,7 @@ def shortcut_path(x, filters, stride, *, name, cfg):
             kernel, stride = 1, 1
         x = B.conv2d(x, filters, kernel, strides=stride, name=f"{name}_downsample_conv",
                      kernel_initializer=cfg.init.shortcut_conv)
-        return B.norm(x, kind=cfg.norm, name=f"{name}_downsample_bn")
+        return cfg.norm(x, name=f"{name}_downsample_bn")
     if stride != 1:  # a 1x1 max pool with stride s is x[:, ::s, ::s]
         x = B.max_pool(x, 1, strides=stride, name=f"{name}_downsample_pool")
     if x.shape[-1] != filters:  # zero channels, appended: pad the channel axis moved to rows
@@ -129,14 +133,17 @@ def shortcut_path(x, filters, stride, *, name, cfg):
 
 
 def residual(x, branch, stride, *, name, cfg, drop_path):
-    """Attention and stochastic depth on the branch, then branch + shortcut and the ReLU."""
+    """Attention and stochastic depth on the branch, then branch + shortcut and the ReLU.
+
+    Not B.residual, which adds the shortcut first: the branch first keeps the order in which
+    the layers, and so the weights, have always been listed (RegNet's blocks likewise)."""
     if cfg.attention:
         branch = ATTENTIONS[cfg.attention](f"{name}_{cfg.attention}")(branch)
     if drop_path:
         branch = StochasticDepth(rate=drop_path, name=f"{name}_drop_path")(branch)
     x = shortcut_path(x, branch.shape[-1], stride, name=name, cfg=cfg)
     x = keras.layers.Add(name=f"{name}_add")([branch, x])
-    return keras.layers.ReLU(name=f"{name}_out")(x)
+    return B.activation(x, "relu", name=f"{name}_out")
 
 
 def basic_block(planes, stride, *, name, cfg, drop_path=0.0):
@@ -164,18 +171,18 @@ def bottleneck_block(planes, stride, *, name, cfg, drop_path=0.0):
 BLOCKS = {"basic": basic_block, "bottleneck": bottleneck_block}
 
 
-def stem(kind, norm_kind="batch", width=64):
+def stem(kind, norm=B.Norm(), width=64):
     """7x7/2 conv of 64 channels, norm, ReLU; or timm's stem_type="deep": three 3x3 of `width`,
     `width` and 2 x `width` channels (SENet-154's 'S' stem: 64; ResNet-D, ResNeSt: 32 or 64),
     the first strided, each with norm and ReLU. (`stages` adds the max pool.)"""
     def apply(x):
         if kind == "deep":
             for i, filters in enumerate((width, width, 2 * width), start=1):
-                x = B.conv_norm_act(x, filters, 3, strides=2 if i == 1 else 1, norm_kind=norm_kind,
+                x = B.conv_norm_act(x, filters, 3, strides=2 if i == 1 else 1, norm=norm,
                                     name="stem", conv_name=f"conv{i}", norm_name=f"bn{i}",
                                     act_name=f"relu{i}")
         else:
-            x = B.conv_norm_act(x, 64, 7, strides=2, norm_kind=norm_kind, name="stem")
+            x = B.conv_norm_act(x, 64, 7, strides=2, norm=norm, name="stem", act_name="relu")
         return x
     return apply
 
@@ -187,13 +194,12 @@ def stages(x, block, layers, *, cfg, drop_path_rate=0.0):
     [(stride, tensor)] from the stem's on."""
     features = [(2, x)]
     x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
-    index = 0
+    drop_paths = iter(B.drop_path_rates(drop_path_rate, sum(layers)))
     for s, (planes, blocks) in enumerate(zip(STAGE_PLANES, layers), start=1):
         for b in range(1, blocks + 1):
-            drop_path = drop_path_rate * index / max(sum(layers) - 1, 1)
             stride = 2 if s > 1 and b == 1 else 1
-            x = block(planes, stride, name=f"stage{s}_block{b}", cfg=cfg, drop_path=drop_path)(x)
-            index += 1
+            x = block(planes, stride, name=f"stage{s}_block{b}", cfg=cfg,
+                      drop_path=next(drop_paths))(x)
         features.append((2 ** (s + 1), x))
     return x, features
 
@@ -216,11 +222,11 @@ def _stage_blocks(name, depth, block):
     return block, layers
 
 
-def ResNet(depth, block=None, *, groups=1, base_width=64, attention=None, stem_type="default",
-           variant="v1.5", shortcut="B", norm="batch", block_reduce_first=1, down_kernel_size=1,
-           init="torchvision", name="resnet", include_top=True, weights=None, input_tensor=None,
-           input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-           dropout_rate=0.0, drop_path_rate=0.0, features_only=False):
+@A.application()
+def ResNet(inputs, depth, block=None, *, groups=1, base_width=64, attention=None,
+           stem_type="default", variant="v1.5", shortcut="B", norm="batch", block_reduce_first=1,
+           down_kernel_size=1, init="torchvision", name="resnet", dropout_rate=0.0,
+           drop_path_rate=0.0):
     """Builds a ResNet-family network.
 
     depth: 18, 34, 50, 101 or 152 (the paper's table 1), or four block counts per stage with
@@ -231,8 +237,6 @@ def ResNet(depth, block=None, *, groups=1, base_width=64, attention=None, stem_t
     reproduce, "torchvision", "timm" (zero-init of each branch's last norm) or "cbam".
     drop_path_rate: stochastic depth of the last block, rising linearly from 0 (timm's rule).
     """
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
     block, layers = _stage_blocks(name, depth, block)
     B.check_choice(name, "attention", attention, (None, *ATTENTIONS))
     B.check_choice(name, "stem_type", stem_type, STEMS)
@@ -245,15 +249,10 @@ def ResNet(depth, block=None, *, groups=1, base_width=64, attention=None, stem_t
                          f"got groups={groups}, base_width={base_width}. Use block='bottleneck'.")
     cfg = BlockConfig(groups=groups, base_width=base_width, reduce_first=block_reduce_first,
                       variant=variant, shortcut=shortcut, down_kernel_size=down_kernel_size,
-                      attention=attention, norm=norm, init=INITS[init])
-
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
-    x, features = stages(stem(stem_type, norm)(inputs), BLOCKS[block], layers, cfg=cfg,
+                      attention=attention, norm=B.Norm(norm), init=INITS[init])
+    x, features = stages(stem(stem_type, cfg.norm)(inputs), BLOCKS[block], layers, cfg=cfg,
                          drop_path_rate=drop_path_rate)
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate, logits_initializers=cfg.init.logits)
+    return A.Network(x, features, dropout_rate=dropout_rate, logits_initializers=cfg.init.logits)
 
 
 DOCSTRING = """{summary}
@@ -261,16 +260,14 @@ DOCSTRING = """{summary}
 Implementation: {reference}. Registered as `{name}`.
 
 Args:
-""" + B.application_args() + """\
     dropout_rate: dropout before the logits layer (0 in the references).
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (timm).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
     variant: "v1.5" (stride on the bottleneck's 3x3, default) or "v1" (on its first 1x1).
     shortcut: "A" (parameter-free), "B" (projection where the shape changes, default) or "C"
         (projection everywhere), the options of the ResNet paper.
     norm: "batch" (default), "syncbatch" or "group" (GroupNormalization, 32 groups).
     init: "torchvision", "timm" or "cbam": whose initialization to reproduce.
-"""
+""" + ResNet.args_doc
 
 TIMM = registry.Preprocessing(interpolation="bicubic")
 
@@ -303,57 +300,55 @@ def reference_names(block_names):
 reference_name = reference_names(REFERENCE_BLOCK_NAMES)
 
 
+ECA_REFERENCE = "official:BangguWu/ECANet"
+CBAM_REFERENCE = "official:Jongchan/attention-module"
 _CHECKPOINT = weights.CheckpointMap(reference_name, head=("fc.",))
-CHECKPOINTS = {source: _CHECKPOINT for source in (
-    "torchvision", "timm", "official:BangguWu/ECANet", "official:Jongchan/attention-module")}
+CHECKPOINTS = {source: _CHECKPOINT for source in
+               ("torchvision", "timm", ECA_REFERENCE, CBAM_REFERENCE)}
 
 
-def _register(name, family, paper, reference=None, **kwargs):
-    reference = reference or ("torchvision", name)
-    return registry.register_model(name, family=family, paper=paper, reference=reference,
-                                   doc=DOCSTRING, **kwargs)
-
-
-def _timm(name, preprocessing=TIMM):
-    return _register(name, "SENet", PAPER_SE, ("timm", name), preprocessing=preprocessing)
-
-
-def _eca(name):
-    return _register(name, "ECA-Net", PAPER_ECA, ("official:BangguWu/ECANet", name))
-
-
-def _cbam(name, depth):
-    return _register(name, "CBAM", PAPER_CBAM,
-                     ("official:Jongchan/attention-module", f"ResidualNet(ImageNet,{depth},CBAM)"))
+# One registration per family: its name, paper and docstring; each variant names its reference.
+register_resnet = functools.partial(registry.register_model, family="ResNet", paper=PAPER,
+                                    doc=DOCSTRING)
+register_wide_resnet = functools.partial(registry.register_model, family="Wide ResNet",
+                                         paper=PAPER_WIDE, doc=DOCSTRING)
+register_resnext = functools.partial(registry.register_model, family="ResNeXt",
+                                     paper=PAPER_RESNEXT, doc=DOCSTRING)
+register_senet = functools.partial(registry.register_model, family="SENet", paper=PAPER_SE,
+                                   preprocessing=TIMM, doc=DOCSTRING)
+register_eca = functools.partial(registry.register_model, family="ECA-Net", paper=PAPER_ECA,
+                                 doc=DOCSTRING)
+register_cbam = functools.partial(registry.register_model, family="CBAM", paper=PAPER_CBAM,
+                                  doc=DOCSTRING)
 
 
 # --- ResNet -----------------------------------------------------------------------------------
 
-@_register("resnet18", "ResNet", PAPER)
+@register_resnet("resnet18", reference=("torchvision", "resnet18"))
 def ResNet18(**kwargs):
     """ResNet-18 (He et al. 2015): basic blocks, 2-2-2-2."""
     return ResNet(18, name="resnet18", **kwargs)
 
 
-@_register("resnet34", "ResNet", PAPER)
+@register_resnet("resnet34", reference=("torchvision", "resnet34"))
 def ResNet34(**kwargs):
     """ResNet-34 (He et al. 2015): basic blocks, 3-4-6-3."""
     return ResNet(34, name="resnet34", **kwargs)
 
 
-@_register("resnet50", "ResNet", PAPER)
+@register_resnet("resnet50", reference=("torchvision", "resnet50"))
 def ResNet50(**kwargs):
     """ResNet-50 (He et al. 2015): bottlenecks, 3-4-6-3; v1.5 unless variant="v1"."""
     return ResNet(50, name="resnet50", **kwargs)
 
 
-@_register("resnet101", "ResNet", PAPER)
+@register_resnet("resnet101", reference=("torchvision", "resnet101"))
 def ResNet101(**kwargs):
     """ResNet-101 (He et al. 2015): bottlenecks, 3-4-23-3; v1.5 unless variant="v1"."""
     return ResNet(101, name="resnet101", **kwargs)
 
 
-@_register("resnet152", "ResNet", PAPER)
+@register_resnet("resnet152", reference=("torchvision", "resnet152"))
 def ResNet152(**kwargs):
     """ResNet-152 (He et al. 2015): bottlenecks, 3-8-36-3; v1.5 unless variant="v1"."""
     return ResNet(152, name="resnet152", **kwargs)
@@ -361,13 +356,13 @@ def ResNet152(**kwargs):
 
 # --- Wide ResNet ------------------------------------------------------------------------------
 
-@_register("wide_resnet50_2", "Wide ResNet", PAPER_WIDE)
+@register_wide_resnet("wide_resnet50_2", reference=("torchvision", "wide_resnet50_2"))
 def WideResNet50_2(**kwargs):
     """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016): ResNet-50 with bottlenecks twice as wide."""
     return ResNet(50, base_width=128, name="wide_resnet50_2", **kwargs)
 
 
-@_register("wide_resnet101_2", "Wide ResNet", PAPER_WIDE)
+@register_wide_resnet("wide_resnet101_2", reference=("torchvision", "wide_resnet101_2"))
 def WideResNet101_2(**kwargs):
     """Wide ResNet-101-2 (Zagoruyko & Komodakis 2016): ResNet-101 with bottlenecks twice as wide."""
     return ResNet(101, base_width=128, name="wide_resnet101_2", **kwargs)
@@ -375,26 +370,26 @@ def WideResNet101_2(**kwargs):
 
 # --- ResNeXt ----------------------------------------------------------------------------------
 
-@_register("resnext50_32x4d", "ResNeXt", PAPER_RESNEXT)
+@register_resnext("resnext50_32x4d", reference=("torchvision", "resnext50_32x4d"))
 def ResNeXt50_32x4d(**kwargs):
     """ResNeXt-50 32x4d (Xie et al. 2016): 32 groups of 4 channels in the first stage's 3x3."""
     return ResNet(50, groups=32, base_width=4, name="resnext50_32x4d", **kwargs)
 
 
-@_register("resnext101_32x4d", "ResNeXt", PAPER_RESNEXT, ("timm", "resnext101_32x4d"),
-           preprocessing=TIMM)
+@register_resnext("resnext101_32x4d", reference=("timm", "resnext101_32x4d"),
+                  preprocessing=TIMM)
 def ResNeXt101_32x4d(**kwargs):
     """ResNeXt-101 32x4d (Xie et al. 2016)."""
     return ResNet(101, groups=32, base_width=4, name="resnext101_32x4d", **kwargs)
 
 
-@_register("resnext101_32x8d", "ResNeXt", PAPER_RESNEXT)
+@register_resnext("resnext101_32x8d", reference=("torchvision", "resnext101_32x8d"))
 def ResNeXt101_32x8d(**kwargs):
     """ResNeXt-101 32x8d (Xie et al. 2016)."""
     return ResNet(101, groups=32, base_width=8, name="resnext101_32x8d", **kwargs)
 
 
-@_register("resnext101_64x4d", "ResNeXt", PAPER_RESNEXT)
+@register_resnext("resnext101_64x4d", reference=("torchvision", "resnext101_64x4d"))
 def ResNeXt101_64x4d(**kwargs):
     """ResNeXt-101 64x4d (Xie et al. 2016)."""
     return ResNet(101, groups=64, base_width=4, name="resnext101_64x4d", **kwargs)
@@ -406,49 +401,50 @@ def _se(depth, name, **kwargs):
     return ResNet(depth, attention="se", name=name, **{"init": "timm", **kwargs})
 
 
-@_timm("seresnet18")
+@register_senet("seresnet18", reference=("timm", "seresnet18"))
 def SEResNet18(**kwargs):
     """SE-ResNet-18 (Hu et al. 2017): squeeze-and-excitation (reduction 16) in every block."""
     return _se(18, "seresnet18", **kwargs)
 
 
-@_timm("seresnet34")
+@register_senet("seresnet34", reference=("timm", "seresnet34"))
 def SEResNet34(**kwargs):
     """SE-ResNet-34 (Hu et al. 2017)."""
     return _se(34, "seresnet34", **kwargs)
 
 
-@_timm("seresnet50", preprocessing=registry.Preprocessing(interpolation="bicubic", crop_pct=0.95))
+@register_senet("seresnet50", reference=("timm", "seresnet50"),
+                preprocessing=registry.Preprocessing(interpolation="bicubic", crop_pct=0.95))
 def SEResNet50(**kwargs):
     """SE-ResNet-50 (Hu et al. 2017)."""
     return _se(50, "seresnet50", **kwargs)
 
 
-@_timm("seresnet101")
+@register_senet("seresnet101", reference=("timm", "seresnet101"))
 def SEResNet101(**kwargs):
     """SE-ResNet-101 (Hu et al. 2017)."""
     return _se(101, "seresnet101", **kwargs)
 
 
-@_timm("seresnet152")
+@register_senet("seresnet152", reference=("timm", "seresnet152"))
 def SEResNet152(**kwargs):
     """SE-ResNet-152 (Hu et al. 2017)."""
     return _se(152, "seresnet152", **kwargs)
 
 
-@_timm("seresnext50_32x4d")
+@register_senet("seresnext50_32x4d", reference=("timm", "seresnext50_32x4d"))
 def SEResNeXt50_32x4d(**kwargs):
     """SE-ResNeXt-50 32x4d (Hu et al. 2017)."""
     return _se(50, "seresnext50_32x4d", groups=32, base_width=4, **kwargs)
 
 
-@_timm("seresnext101_32x4d")
+@register_senet("seresnext101_32x4d", reference=("timm", "seresnext101_32x4d"))
 def SEResNeXt101_32x4d(**kwargs):
     """SE-ResNeXt-101 32x4d (Hu et al. 2017)."""
     return _se(101, "seresnext101_32x4d", groups=32, base_width=4, **kwargs)
 
 
-@_timm("senet154")
+@register_senet("senet154", reference=("timm", "senet154"))
 def SENet154(**kwargs):
     """SENet-154 (Hu et al. 2017): SE-ResNeXt-152 64x4d with a deep stem, the first 1x1 of
     each bottleneck at half width, and 3x3 strided projection shortcuts."""
@@ -458,32 +454,32 @@ def SENet154(**kwargs):
 
 # --- ECA-Net (official) -----------------------------------------------------------------------
 
-@_eca("eca_resnet18")
+@register_eca("eca_resnet18", reference=(ECA_REFERENCE, "eca_resnet18"))
 def ECAResNet18(**kwargs):
     """ECA-ResNet-18 (Wang et al. 2019): efficient channel attention (a 1-D convolution
     across the channels, k=3) in every block."""
     return ResNet(18, attention="eca", name="eca_resnet18", **kwargs)
 
 
-@_eca("eca_resnet34")
+@register_eca("eca_resnet34", reference=(ECA_REFERENCE, "eca_resnet34"))
 def ECAResNet34(**kwargs):
     """ECA-ResNet-34 (Wang et al. 2019)."""
     return ResNet(34, attention="eca", name="eca_resnet34", **kwargs)
 
 
-@_eca("eca_resnet50")
+@register_eca("eca_resnet50", reference=(ECA_REFERENCE, "eca_resnet50"))
 def ECAResNet50(**kwargs):
     """ECA-ResNet-50 (Wang et al. 2019)."""
     return ResNet(50, attention="eca", name="eca_resnet50", **kwargs)
 
 
-@_eca("eca_resnet101")
+@register_eca("eca_resnet101", reference=(ECA_REFERENCE, "eca_resnet101"))
 def ECAResNet101(**kwargs):
     """ECA-ResNet-101 (Wang et al. 2019)."""
     return ResNet(101, attention="eca", name="eca_resnet101", **kwargs)
 
 
-@_eca("eca_resnet152")
+@register_eca("eca_resnet152", reference=(ECA_REFERENCE, "eca_resnet152"))
 def ECAResNet152(**kwargs):
     """ECA-ResNet-152 (Wang et al. 2019)."""
     return ResNet(152, attention="eca", name="eca_resnet152", **kwargs)
@@ -495,25 +491,29 @@ def _cbam_net(depth, name, **kwargs):
     return ResNet(depth, attention="cbam", name=name, **{"init": "cbam", **kwargs})
 
 
-@_cbam("cbam_resnet18", 18)
+@register_cbam("cbam_resnet18",
+               reference=(CBAM_REFERENCE, "ResidualNet(ImageNet,18,CBAM)"))
 def CBAMResNet18(**kwargs):
     """CBAM-ResNet-18 (Woo et al. 2018): channel then spatial attention in every block."""
     return _cbam_net(18, "cbam_resnet18", **kwargs)
 
 
-@_cbam("cbam_resnet34", 34)
+@register_cbam("cbam_resnet34",
+               reference=(CBAM_REFERENCE, "ResidualNet(ImageNet,34,CBAM)"))
 def CBAMResNet34(**kwargs):
     """CBAM-ResNet-34 (Woo et al. 2018)."""
     return _cbam_net(34, "cbam_resnet34", **kwargs)
 
 
-@_cbam("cbam_resnet50", 50)
+@register_cbam("cbam_resnet50",
+               reference=(CBAM_REFERENCE, "ResidualNet(ImageNet,50,CBAM)"))
 def CBAMResNet50(**kwargs):
     """CBAM-ResNet-50 (Woo et al. 2018)."""
     return _cbam_net(50, "cbam_resnet50", **kwargs)
 
 
-@_cbam("cbam_resnet101", 101)
+@register_cbam("cbam_resnet101",
+               reference=(CBAM_REFERENCE, "ResidualNet(ImageNet,101,CBAM)"))
 def CBAMResNet101(**kwargs):
     """CBAM-ResNet-101 (Woo et al. 2018)."""
     return _cbam_net(101, "cbam_resnet101", **kwargs)

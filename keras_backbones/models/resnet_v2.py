@@ -7,11 +7,14 @@ convolution, the identity path carries the un-normalized sum, and where the shap
 normalization + ReLU precedes global pooling and the classifier.
 """
 
+import dataclasses
+import functools
 import math
 import re
 
-from keras_backbones import registry, weights
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import resnet
 
@@ -40,17 +43,17 @@ def bottleneck_branch(width, stride):
 
 BRANCHES = {"basic": basic_branch, "bottleneck": bottleneck_branch}
 
-# timm's resnetv2 init: convolutions He normal (fan_out), the classifier N(0, 0.01) with zero
-# bias. The official WRN code: convolutions He normal (fan_out, its MSRinit), the linear layer
-# Torch's default uniform with zero bias.
-V2_HEAD_INIT = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
+# The classifiers' initialization (the convolutions are He normal, fan_out, in both): timm's
+# resnetv2 N(0, 0.01), the official WRN code Torch's default uniform; both with zero bias.
+V2_LOGITS_INIT = (initializers.NORMAL_001, "zeros")
+WRN_LOGITS_INIT = (initializers.TORCH_DEFAULT_UNIFORM, "zeros")
 
 
 def norm_relu(x, prefix, suffix="", *, norm):
     """The pre-activation: norm + ReLU (timm's BatchNormAct2d: BN with PyTorch's eps 1e-5 and
-    momentum 0.1)."""
-    x = B.norm(x, kind=norm, name=f"{prefix}_norm{suffix}")
-    return keras.layers.ReLU(name=f"{prefix}_relu{suffix}")(x)
+    momentum 0.1). norm: a `B.Norm`."""
+    x = norm(x, name=f"{prefix}_norm{suffix}")
+    return B.activation(x, "relu", name=f"{prefix}_relu{suffix}")
 
 
 def preact_block(name, branch, *, norm, dropout_rate=0.0):
@@ -73,6 +76,8 @@ def preact_block(name, branch, *, norm, dropout_rate=0.0):
             if dropout_rate and i == len(branch):
                 y = keras.layers.Dropout(rate=dropout_rate, name=f"{name}_dropout")(y)
             y = B.conv2d(y, filters, kernel, strides=conv_stride, name=f"{name}_conv{i}")
+        # Not B.residual (shortcut first): the branch first keeps the order in which the
+        # layers, and so the weights, have always been listed.
         return keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return apply
 
@@ -86,22 +91,12 @@ def preact_stage(index, branch_fn, width, blocks, stride, *, norm, dropout_rate=
     return apply
 
 
-def _finish(inputs, x, features, *, norm, **model_kwargs):
-    """final_norm + final_relu, then the head (or pooling, or the features)."""
-    x = norm_relu(x, "final", norm=norm)
-    return B.make_model(inputs, x, features=features, **model_kwargs)
-
-
-def ResNetV2(depth, *, name="resnetv2", include_top=True, weights=None, input_tensor=None,
-             input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-             norm="batch", features_only=False):
+@A.application(head="global average pool, logits")
+def ResNetV2(inputs, depth, *, name="resnetv2", norm="batch"):
     """Builds a pre-activation ResNet from a row of `CONFIGS` (18, 34, 50, 101 or 152)."""
-    if depth not in CONFIGS:
-        raise ValueError(f"{name}: `depth` must be one of {sorted(CONFIGS)}; got {depth!r}.")
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+    B.check_choice(name, "depth", depth, tuple(CONFIGS))
     B.check_choice(name, "norm", norm, B.NORMS)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
+    norm = B.Norm(norm)
     block, stage_blocks = CONFIGS[depth]
     # The stem has no norm: the first block's norm1 pre-activates it. Its max pool pads with
     # PyTorch's never-selected padding (its input is not post-ReLU, so zeros would win).
@@ -114,16 +109,13 @@ def ResNetV2(depth, *, name="resnetv2", include_top=True, weights=None, input_te
         x = preact_stage(index, BRANCHES[block], width, blocks, stride, norm=norm)(x)
         current_stride *= stride
         features.append((current_stride, x))
-    return _finish(inputs, x, features, name=name, include_top=include_top, weights=weights,
-                   pooling=pooling, classes=classes, classifier_activation=classifier_activation,
-                   features_only=features_only, norm=norm,
-                   logits_initializers=(V2_HEAD_INIT, "zeros"))
+    x = norm_relu(x, "final", norm=norm)
+    return A.Network(x, features, logits_initializers=V2_LOGITS_INIT)
 
 
-def WideResNetCIFAR(depth=28, width=10, dropout_rate=0.0, *, name="wide_resnet",
-                    include_top=True, weights=None, input_tensor=None, input_shape=None,
-                    pooling=None, classes=10, classifier_activation="softmax", norm="batch",
-                    features_only=False):
+@A.application(default_size=32, min_size=8)
+def WideResNetCIFAR(inputs, depth=28, width=10, dropout_rate=0.0, *, name="wide_resnet",
+                    norm="batch", classes=10):
     """Builds WRN-`depth`-`width` for 32x32 inputs: depth = 6n + 4, n blocks per group."""
     if not isinstance(depth, int) or depth < 10 or (depth - 4) % 6 != 0:
         raise ValueError(f"{name}: `depth` must be 6n + 4 for a whole number of blocks n >= 1 "
@@ -133,10 +125,8 @@ def WideResNetCIFAR(depth=28, width=10, dropout_rate=0.0, *, name="wide_resnet",
                          f"got {width!r}.")
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"{name}: `dropout_rate` must be in [0, 1); got {dropout_rate!r}.")
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
     B.check_choice(name, "norm", norm, B.NORMS)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=32, min_size=8)
+    norm = B.Norm(norm)
     blocks = (depth - 4) // 6
     x = B.conv2d(inputs, WRN_STEM_WIDTH, 3, name="stem_conv")
     features = []
@@ -146,10 +136,8 @@ def WideResNetCIFAR(depth=28, width=10, dropout_rate=0.0, *, name="wide_resnet",
                          dropout_rate=dropout_rate)(x)
         current_stride *= stride
         features.append((current_stride, x))
-    return _finish(inputs, x, features, name=name, include_top=include_top, weights=weights,
-                   pooling=pooling, classes=classes, classifier_activation=classifier_activation,
-                   features_only=features_only, norm=norm,
-                   logits_initializers=(B.TORCH_LINEAR_INIT, "zeros"))
+    x = norm_relu(x, "final", norm=norm)
+    return A.Network(x, features, logits_initializers=WRN_LOGITS_INIT)
 
 
 # Checkpoint names of timm's resnetv2_*: blocks are stages.{stage - 1}.blocks.{block - 1}; the
@@ -168,96 +156,80 @@ def reference_name(path, model=None):
 CHECKPOINTS = {"timm": weights.CheckpointMap(reference_name, head=("head.",))}
 
 
-def _docstring(reference_line, *, top, size, min_size, classes, extra_args, strides, features):
-    """The family's docstring template ({summary}, {reference} and {name} are the variant's)."""
-    return f"""{{summary}}
-
-Reference: {reference_line}
-
-Args:
-    include_top: whether to include the average pool and the {top} classifier.
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); ({size}, {size}, 3) by default, >= {min_size}x{min_size}.
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes ({classes} by default).
-    classifier_activation: output activation ("softmax", or None for logits).{extra_args}
+NORM_ARG = """\
     norm: "batch" (the reference's BatchNorm), "syncbatch" (statistics across replicas) or
         "group" (GroupNorm, 32 groups where the channels allow).
-    features_only: return the feature maps at strides {strides}:
-        {features}, the un-normalized residual sums that timm's features_only gives
-        for its pre-activation ResNets (final_norm is not applied).
 """
 
+V2_DOCSTRING = """{summary}
 
-V2_DOCSTRING = _docstring(
-    'He et al., "Identity Mappings in Deep Residual Networks" (2016); implementation:\n'
-    "{reference}: plain convolutions and BatchNorm (not BiT's weight-standardized convolutions\n"
-    "and GroupNorm), the stride on the first block's 3x3 convolution. Registered as `{name}`.\n"
-    "Not keras.applications' ResNet*V2, which strides in the last block of each stage and has\n"
-    "conv biases: weights do not transfer between the two.",
-    top="1000-way", size=224, min_size=32, classes=1000, extra_args="",
-    strides="2, 4, 8, 16 and 32", features="the stem convolution and each stage's output")
+Reference: He et al., "Identity Mappings in Deep Residual Networks" (2016); implementation:
+{reference}: plain convolutions and BatchNorm (not BiT's weight-standardized convolutions
+and GroupNorm), the stride on the first block's 3x3 convolution. Registered as `{name}`.
+Not keras.applications' ResNet*V2, which strides in the last block of each stage and has
+conv biases: weights do not transfer between the two. Its feature maps are the stem
+convolution's and each stage's output, the un-normalized residual sums that timm's
+features_only gives for its pre-activation ResNets (final_norm is not applied).
 
-WRN_DOCSTRING = _docstring(
-    'Zagoruyko & Komodakis, "Wide Residual Networks" (2016), {reference};\n'
-    "built as the official code (szagoruyko/wide-residual-networks): no conv biases, dropout\n"
-    "after the second ReLU of each block. Registered as `{name}`.",
-    top="CIFAR", size=32, min_size=8, classes=10,
-    extra_args="\n    dropout_rate: dropout between the two convolutions of each block.",
-    strides="1, 2 and 4", features="the output of each group")
+Args:
+""" + NORM_ARG + ResNetV2.args_doc
+
+WRN_DOCSTRING = """{summary}
+
+Reference: Zagoruyko & Komodakis, "Wide Residual Networks" (2016), {reference};
+built as the official code (szagoruyko/wide-residual-networks): no conv biases, dropout
+after the second ReLU of each block. Registered as `{name}`. Its feature maps are the
+groups' outputs at strides 1, 2 and 4 (before final_norm).
+
+Args:
+    dropout_rate: dropout between the two convolutions of each block.
+""" + NORM_ARG + WideResNetCIFAR.args_doc
+
+# timm's default pretrained configurations: Inception mean/std, bicubic, crop_pct as given.
+TIMM_V2 = registry.Preprocessing(mean=registry.INCEPTION_MEAN, std=registry.INCEPTION_STD,
+                                 interpolation="bicubic")
+register_v2 = functools.partial(registry.register_model, family="Pre-activation ResNet",
+                                paper=PAPER_V2, doc=V2_DOCSTRING)
 
 
-def _register_v2(name, crop_pct):
-    # timm's default pretrained configs: Inception mean/std, bicubic, crop_pct as given.
-    preprocessing = registry.Preprocessing(
-        mean=registry.INCEPTION_MEAN, std=registry.INCEPTION_STD, interpolation="bicubic",
-        crop_pct=crop_pct)
-    return registry.register_model(name, family="Pre-activation ResNet", paper=PAPER_V2,
-                                   reference=("timm", name), preprocessing=preprocessing,
-                                   doc=V2_DOCSTRING)
-
-
-@_register_v2("resnetv2_18", crop_pct=0.9)
+@register_v2("resnetv2_18", reference=("timm", "resnetv2_18"),
+             preprocessing=dataclasses.replace(TIMM_V2, crop_pct=0.9))
 def ResNet18V2(**kwargs):
     """Pre-activation ResNet-18 (basic blocks 2, 2, 2, 2)."""
     return ResNetV2(18, name="resnetv2_18", **kwargs)
 
 
-@_register_v2("resnetv2_34", crop_pct=0.9)
+@register_v2("resnetv2_34", reference=("timm", "resnetv2_34"),
+             preprocessing=dataclasses.replace(TIMM_V2, crop_pct=0.9))
 def ResNet34V2(**kwargs):
     """Pre-activation ResNet-34 (basic blocks 3, 4, 6, 3)."""
     return ResNetV2(34, name="resnetv2_34", **kwargs)
 
 
-@_register_v2("resnetv2_50", crop_pct=0.95)
+@register_v2("resnetv2_50", reference=("timm", "resnetv2_50"),
+             preprocessing=dataclasses.replace(TIMM_V2, crop_pct=0.95))
 def ResNet50V2(**kwargs):
     """Pre-activation ResNet-50 (bottleneck blocks 3, 4, 6, 3)."""
     return ResNetV2(50, name="resnetv2_50", **kwargs)
 
 
-@_register_v2("resnetv2_101", crop_pct=0.95)
+@register_v2("resnetv2_101", reference=("timm", "resnetv2_101"),
+             preprocessing=dataclasses.replace(TIMM_V2, crop_pct=0.95))
 def ResNet101V2(**kwargs):
     """Pre-activation ResNet-101 (bottleneck blocks 3, 4, 23, 3)."""
     return ResNetV2(101, name="resnetv2_101", **kwargs)
 
 
-@_register_v2("resnetv2_152", crop_pct=0.875)
+@register_v2("resnetv2_152", reference=("timm", "resnetv2_152"), preprocessing=TIMM_V2)
 def ResNet152V2(**kwargs):
     """Pre-activation ResNet-152 (bottleneck blocks 3, 8, 36, 3)."""
     return ResNetV2(152, name="resnetv2_152", **kwargs)
 
 
-# The official code's normalization (pytorch/main.py), in [0, 1] units.
-CIFAR10_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
-CIFAR10_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
-CIFAR10_PREPROCESSING = registry.Preprocessing(input_size=(32, 32, 3), mean=CIFAR10_MEAN,
-                                               std=CIFAR10_STD, crop_pct=1.0)
-
-
 @registry.register_model("wrn28_10", family="Wide ResNet", paper=PAPER_WRN,
                          reference=("paper", "WRN-28-10 on CIFAR-10"), paper_params=36_500_000,
-                         preprocessing=CIFAR10_PREPROCESSING, doc=WRN_DOCSTRING, classes=10)
+                         preprocessing=registry.CIFAR10_PREPROCESSING, doc=WRN_DOCSTRING,
+                         classes=10)
 def WideResNet28_10(dropout_rate=0.3, **kwargs):
     """WRN-28-10: 4 blocks per group, widths 160, 320, 640, dropout 0.3 (the paper's best)."""
     return WideResNetCIFAR(28, 10, dropout_rate=dropout_rate, name="wrn28_10", **kwargs)

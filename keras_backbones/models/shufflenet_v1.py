@@ -34,10 +34,13 @@ convolution N(0, 1 / its kernel's input channels per group) (1 for a depthwise k
 BN gamma 1 and beta 1e-4, the classifier N(0, 0.01). BatchNorm: epsilon 1e-5, momentum 0.1.
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import make_divisible
 from keras_backbones.layers.shuffle import ChannelShuffle
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("ShuffleNet: An Extremely Efficient Convolutional Neural Network for "
@@ -68,21 +71,20 @@ def stem_width(groups, width_multiplier):
     return width
 
 
-def normal(stddev):
-    return {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": stddev}}
-
-
-def bn(x, *, name):
+def bn(x, *, name, gamma_initializer="ones"):
+    """The official code's BatchNorm (a `B.conv_norm_act` norm): PyTorch's epsilon and
+    momentum, beta initialized to BN_BETA."""
     return keras.layers.BatchNormalization(
-        axis=-1, epsilon=1e-5, momentum=0.9, beta_initializer=keras.initializers.Constant(BN_BETA),
-        name=name)(x)
+        axis=-1, epsilon=1e-5, momentum=0.9, gamma_initializer=gamma_initializer,
+        beta_initializer=keras.initializers.Constant(BN_BETA), name=name)(x)
 
 
 def pointwise(x, filters, *, groups, name):
-    """1x1 group convolution (no bias) -> BN: {name}_conv, {name}_bn."""
-    x = B.conv2d(x, filters, 1, groups=groups, kernel_initializer=normal(groups / x.shape[-1]),
-                 name=f"{name}_conv")
-    return bn(x, name=f"{name}_bn")
+    """1x1 group convolution (no bias, N(0, groups / input channels)) -> BN: {name}_conv,
+    {name}_bn."""
+    return B.conv_norm_act(x, filters, 1, groups=groups, act=None, norm=bn,
+                           kernel_initializer=initializers.normal(groups / x.shape[-1]),
+                           name=name)
 
 
 def shuffle_unit(filters, *, name, groups, strides, first_group=False):
@@ -97,7 +99,7 @@ def shuffle_unit(filters, *, name, groups, strides, first_group=False):
             y = keras.layers.ZeroPadding2D(padding=1, name=f"{name}_dw_pad")(y)
         y = keras.layers.DepthwiseConv2D(
             kernel_size=3, strides=strides, padding="same" if strides == 1 else "valid",
-            use_bias=False, depthwise_initializer=keras.initializers.get(normal(1.0)),
+            use_bias=False, depthwise_initializer=initializers.get(initializers.normal(1.0)),
             name=f"{name}_dw_conv")(y)
         y = bn(y, name=f"{name}_dw_bn")
         if groups > 1:
@@ -112,22 +114,17 @@ def shuffle_unit(filters, *, name, groups, strides, first_group=False):
     return apply
 
 
-def ShuffleNetV1(groups=3, width_multiplier=1.0, *, name="shufflenet_v1", include_top=True,
-                weights=None, input_tensor=None, input_shape=None, pooling=None,
-                classes=1000, classifier_activation="softmax", dropout_rate=0.0,
-                features_only=False):
-    """Builds the ShuffleNetV1 of Table 1 with `groups` (1, 2, 3, 4 or 8) at
-    `width_multiplier` 0.5, 1.0, 1.5 or 2.0."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(head="global average pool, [dropout], logits without bias")
+def ShuffleNetV1(inputs, groups=3, width_multiplier=1.0, *, name="shufflenet_v1",
+                 dropout_rate=0.0, classes):
+    """The ShuffleNetV1 of Table 1 with `groups` (1, 2, 3, 4 or 8) at `width_multiplier` 0.5,
+    1.0, 1.5 or 2.0."""
     B.check_choice(name, "groups", groups, tuple(STAGE2_WIDTHS))
     B.check_choice(name, "width_multiplier", width_multiplier, tuple(STEM_WIDTHS))
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
 
-    x = B.conv2d(inputs, stem_width(groups, width_multiplier), 3, strides=2,
-                 kernel_initializer=normal(0.01), name="stem_conv")
-    x = bn(x, name="stem_bn")
-    x = keras.layers.ReLU(name="stem_relu")(x)
+    x = B.conv_norm_act(inputs, stem_width(groups, width_multiplier), 3, strides=2, norm=bn,
+                        kernel_initializer=initializers.NORMAL_001, act_name="relu",
+                        name="stem")
     features = [(2, x)]
     x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     features.append((4, x))
@@ -145,12 +142,9 @@ def ShuffleNetV1(groups=3, width_multiplier=1.0, *, name="shufflenet_v1", includ
         if dropout_rate:
             x = keras.layers.Dropout(rate=dropout_rate, name="head_dropout")(x)
         return keras.layers.Dense(units=classes, use_bias=False, name="logits",
-                                  kernel_initializer=keras.initializers.get(normal(0.01)))(x)
+                                  kernel_initializer=initializers.get(initializers.NORMAL_001))(x)
 
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        head=head)
+    return A.Network(x, features, head=head)
 
 
 DOCSTRING = """{summary}
@@ -162,10 +156,8 @@ Args:
     groups: groups of the 1x1 convolutions: 3 or 8 (the official code), 1, 2 or 4 (the
         paper's Table 1 widths).
     width_multiplier: 0.5, 1.0, 1.5 or 2.0.
-""" + B.application_args(head="global average pool, logits, no bias") + """\
     dropout_rate: dropout before the logits layer (none in the paper and the official code).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + ShuffleNetV1.args_doc
 
 
 # Checkpoint names of the official code: first_conv.{0,1}, features.{i}.branch_main_1.{0: pw
@@ -185,60 +177,56 @@ official_names = B.checkpoint_names(
 CHECKPOINTS = {REFERENCE: weights.CheckpointMap(official_names, head=("classifier.",))}
 
 
-def _register(groups, width_multiplier):
-    name = f"shufflenet_v1_g{groups}_x{str(width_multiplier).replace('.', '_')}"
-    return registry.register_model(
-        name, family="ShuffleNetV1", paper=PAPER, doc=DOCSTRING,
-        reference=(REFERENCE, f"ShuffleNetV1 group={groups} {width_multiplier}x"),
-        groups=groups, width_multiplier=width_multiplier)
+register = functools.partial(registry.register_model, family="ShuffleNetV1", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-@_register(3, 0.5)
+@register("shufflenet_v1_g3_x0_5", reference=(REFERENCE, "ShuffleNetV1 group=3 0.5x"))
 def ShuffleNetV1g3x0_5(**kwargs):
     """ShuffleNetV1 with 3 groups at 0.5x (120-240-480 channels per stage)."""
-    return ShuffleNetV1(**{"name": "shufflenet_v1_g3_x0_5", **kwargs})
+    return ShuffleNetV1(3, 0.5, name="shufflenet_v1_g3_x0_5", **kwargs)
 
 
-@_register(3, 1.0)
+@register("shufflenet_v1_g3_x1_0", reference=(REFERENCE, "ShuffleNetV1 group=3 1.0x"))
 def ShuffleNetV1g3x1_0(**kwargs):
     """ShuffleNetV1 with 3 groups at 1.0x (240-480-960 channels per stage)."""
-    return ShuffleNetV1(**{"name": "shufflenet_v1_g3_x1_0", **kwargs})
+    return ShuffleNetV1(3, 1.0, name="shufflenet_v1_g3_x1_0", **kwargs)
 
 
-@_register(3, 1.5)
+@register("shufflenet_v1_g3_x1_5", reference=(REFERENCE, "ShuffleNetV1 group=3 1.5x"))
 def ShuffleNetV1g3x1_5(**kwargs):
     """ShuffleNetV1 with 3 groups at 1.5x (360-720-1440 channels per stage)."""
-    return ShuffleNetV1(**{"name": "shufflenet_v1_g3_x1_5", **kwargs})
+    return ShuffleNetV1(3, 1.5, name="shufflenet_v1_g3_x1_5", **kwargs)
 
 
-@_register(3, 2.0)
+@register("shufflenet_v1_g3_x2_0", reference=(REFERENCE, "ShuffleNetV1 group=3 2.0x"))
 def ShuffleNetV1g3x2_0(**kwargs):
     """ShuffleNetV1 with 3 groups at 2.0x (480-960-1920 channels per stage)."""
-    return ShuffleNetV1(**{"name": "shufflenet_v1_g3_x2_0", **kwargs})
+    return ShuffleNetV1(3, 2.0, name="shufflenet_v1_g3_x2_0", **kwargs)
 
 
-@_register(8, 0.5)
+@register("shufflenet_v1_g8_x0_5", reference=(REFERENCE, "ShuffleNetV1 group=8 0.5x"))
 def ShuffleNetV1g8x0_5(**kwargs):
     """ShuffleNetV1 with 8 groups at 0.5x (192-384-768 channels per stage)."""
-    return ShuffleNetV1(**{"name": "shufflenet_v1_g8_x0_5", **kwargs})
+    return ShuffleNetV1(8, 0.5, name="shufflenet_v1_g8_x0_5", **kwargs)
 
 
-@_register(8, 1.0)
+@register("shufflenet_v1_g8_x1_0", reference=(REFERENCE, "ShuffleNetV1 group=8 1.0x"))
 def ShuffleNetV1g8x1_0(**kwargs):
     """ShuffleNetV1 with 8 groups at 1.0x (384-768-1536 channels per stage)."""
-    return ShuffleNetV1(**{"name": "shufflenet_v1_g8_x1_0", **kwargs})
+    return ShuffleNetV1(8, 1.0, name="shufflenet_v1_g8_x1_0", **kwargs)
 
 
-@_register(8, 1.5)
+@register("shufflenet_v1_g8_x1_5", reference=(REFERENCE, "ShuffleNetV1 group=8 1.5x"))
 def ShuffleNetV1g8x1_5(**kwargs):
     """ShuffleNetV1 with 8 groups at 1.5x (576-1152-2304 channels per stage)."""
-    return ShuffleNetV1(**{"name": "shufflenet_v1_g8_x1_5", **kwargs})
+    return ShuffleNetV1(8, 1.5, name="shufflenet_v1_g8_x1_5", **kwargs)
 
 
-@_register(8, 2.0)
+@register("shufflenet_v1_g8_x2_0", reference=(REFERENCE, "ShuffleNetV1 group=8 2.0x"))
 def ShuffleNetV1g8x2_0(**kwargs):
     """ShuffleNetV1 with 8 groups at 2.0x (768-1536-3072 channels per stage)."""
-    return ShuffleNetV1(**{"name": "shufflenet_v1_g8_x2_0", **kwargs})
+    return ShuffleNetV1(8, 2.0, name="shufflenet_v1_g8_x2_0", **kwargs)
 
 
 __all__ = ["ShuffleNetV1", "ShuffleNetV1g3x0_5", "ShuffleNetV1g3x1_0", "ShuffleNetV1g3x1_5",

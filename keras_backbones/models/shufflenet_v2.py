@@ -20,9 +20,12 @@ squeeze-and-excitation and residual variants (its "ShuffleNet v2 with SE/residua
 torchvision does not publish; they are not built here.
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers.shuffle import ChannelShuffle, ChannelSplit
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 from keras_backbones.models import _mobile as M
 
@@ -37,20 +40,13 @@ WIDTHS = {
     2.0: (24, 244, 488, 976, 2048),
 }
 REPEATS = (4, 8, 4)  # units of stage2, stage3, stage4
-CONV_INIT = B.TORCH_LINEAR_INIT  # PyTorch's default for nn.Conv2d: U(+-1/sqrt(fan_in))
 
 
-def conv_bn(x, filters, *, name, relu=True):
-    """1x1 conv (no bias) -> BN [-> ReLU], named {name}_conv, {name}_bn, {name}_relu."""
-    x = B.conv2d(x, filters, 1, kernel_initializer=CONV_INIT, name=f"{name}_conv")
-    x = B.norm(x, name=f"{name}_bn")
-    return keras.layers.ReLU(name=f"{name}_relu")(x) if relu else x
-
-
-def dw_bn(x, *, name, strides):
-    """3x3 depthwise conv (padding 1, no bias) -> BN, named {name}_conv, {name}_bn."""
-    x = M.depthwise_conv2d(x, 3, strides=strides, name=f"{name}_conv")
-    return B.norm(x, name=f"{name}_bn")
+def conv_bn(x, filters, kernel_size=1, *, name, strides=1, relu=True):
+    """conv (no bias, PyTorch's default init) -> BN [-> ReLU]: {name}_conv, _bn, _relu."""
+    return B.conv_norm_act(x, filters, kernel_size, strides=strides, act="relu" if relu else None,
+                           kernel_initializer=initializers.TORCH_DEFAULT_UNIFORM,
+                           act_name="relu", name=name)
 
 
 def shuffle_unit(filters, *, name, strides):
@@ -62,29 +58,24 @@ def shuffle_unit(filters, *, name, strides):
         if strides == 1:
             left, right = ChannelSplit(num_splits=2, name=f"{name}_split")(x)
         else:
-            left = dw_bn(x, strides=2, name=f"{name}_branch1_dw")
+            left = M.depthwise_norm_act(x, 3, strides=2, name=f"{name}_branch1_dw")
             left = conv_bn(left, branch, name=f"{name}_branch1_pw")
             right = x
         right = conv_bn(right, branch, name=f"{name}_branch2_pw1")
-        right = dw_bn(right, strides=strides, name=f"{name}_branch2_dw")
+        right = M.depthwise_norm_act(right, 3, strides=strides, name=f"{name}_branch2_dw")
         right = conv_bn(right, branch, name=f"{name}_branch2_pw2")
         x = keras.layers.Concatenate(axis=-1, name=f"{name}_concat")([left, right])
         return ChannelShuffle(groups=2, name=f"{name}_shuffle")(x)
     return apply
 
 
-def ShuffleNetV2(width_multiplier=1.0, *, name="shufflenet_v2", include_top=True,
-                weights=None, input_tensor=None, input_shape=None, pooling=None,
-                classes=1000, classifier_activation="softmax", dropout_rate=0.0,
-                features_only=False):
-    """Builds the ShuffleNetV2 of Table 5 at `width_multiplier` 0.5, 1.0, 1.5 or 2.0."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(head="global average pool, [dropout], logits")
+def ShuffleNetV2(inputs, width_multiplier=1.0, *, name="shufflenet_v2", dropout_rate=0.0):
+    """The ShuffleNetV2 of Table 5 at `width_multiplier` 0.5, 1.0, 1.5 or 2.0."""
     B.check_choice(name, "width_multiplier", width_multiplier, tuple(WIDTHS))
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32)
     stem, *stage_widths, head = WIDTHS[width_multiplier]
 
-    x = B.conv_norm_act(inputs, stem, 3, strides=2, kernel_initializer=CONV_INIT, name="stem")
+    x = conv_bn(inputs, stem, 3, strides=2, name="stem")
     features = [(2, x)]
     x = B.max_pool(x, 3, strides=2, padding=1, after_relu=True, name="stem_pool")
     features.append((4, x))
@@ -94,12 +85,9 @@ def ShuffleNetV2(width_multiplier=1.0, *, name="shufflenet_v2", include_top=True
             x = shuffle_unit(filters, strides=2 if b == 1 else 1, name=f"stage{s}_block{b}")(x)
         stride *= 2
         features.append((stride, x))
-    x = B.conv_norm_act(x, head, 1, kernel_initializer=CONV_INIT, name="head")
+    x = conv_bn(x, head, name="head")
     features.append((32, x))
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate)
+    return A.Network(x, features, dropout_rate=dropout_rate)
 
 
 DOCSTRING = """{summary}
@@ -109,10 +97,8 @@ Architecture Design" (2018); implementation: {reference}. Registered as `{name}`
 
 Args:
     width_multiplier: 0.5, 1.0, 1.5 or 2.0 (the widths of the paper's Table 5).
-""" + B.application_args() + """\
     dropout_rate: dropout before the logits layer (none in the paper and torchvision).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + ShuffleNetV2.args_doc
 
 
 # Checkpoint names: torchvision's conv1.{0,1}, stage{2,3,4}.{i}.branch1.{0: dw conv, 1: bn,
@@ -134,34 +120,32 @@ torchvision_names = B.checkpoint_names(
 CHECKPOINTS = {"torchvision": weights.CheckpointMap(torchvision_names, head=("fc.",))}
 
 
-def _register(name, width_multiplier):
-    return registry.register_model(name, family="ShuffleNetV2", paper=PAPER,
-                                   reference=("torchvision", name), doc=DOCSTRING,
-                                   width_multiplier=width_multiplier)
+register = functools.partial(registry.register_model, family="ShuffleNetV2", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-@_register("shufflenet_v2_x0_5", 0.5)
+@register("shufflenet_v2_x0_5", reference=("torchvision", "shufflenet_v2_x0_5"))
 def ShuffleNetV2x0_5(**kwargs):
     """ShuffleNetV2 0.5x (48-96-192 channels per stage)."""
-    return ShuffleNetV2(**{"name": "shufflenet_v2_x0_5", **kwargs})
+    return ShuffleNetV2(0.5, name="shufflenet_v2_x0_5", **kwargs)
 
 
-@_register("shufflenet_v2_x1_0", 1.0)
+@register("shufflenet_v2_x1_0", reference=("torchvision", "shufflenet_v2_x1_0"))
 def ShuffleNetV2x1_0(**kwargs):
     """ShuffleNetV2 1.0x (116-232-464 channels per stage)."""
-    return ShuffleNetV2(**{"name": "shufflenet_v2_x1_0", **kwargs})
+    return ShuffleNetV2(1.0, name="shufflenet_v2_x1_0", **kwargs)
 
 
-@_register("shufflenet_v2_x1_5", 1.5)
+@register("shufflenet_v2_x1_5", reference=("torchvision", "shufflenet_v2_x1_5"))
 def ShuffleNetV2x1_5(**kwargs):
     """ShuffleNetV2 1.5x (176-352-704 channels per stage)."""
-    return ShuffleNetV2(**{"name": "shufflenet_v2_x1_5", **kwargs})
+    return ShuffleNetV2(1.5, name="shufflenet_v2_x1_5", **kwargs)
 
 
-@_register("shufflenet_v2_x2_0", 2.0)
+@register("shufflenet_v2_x2_0", reference=("torchvision", "shufflenet_v2_x2_0"))
 def ShuffleNetV2x2_0(**kwargs):
     """ShuffleNetV2 2.0x (244-488-976 channels per stage, a 2048-channel conv5)."""
-    return ShuffleNetV2(**{"name": "shufflenet_v2_x2_0", **kwargs})
+    return ShuffleNetV2(2.0, name="shufflenet_v2_x2_0", **kwargs)
 
 
 __all__ = ["ShuffleNetV2", "ShuffleNetV2x0_5", "ShuffleNetV2x1_0", "ShuffleNetV2x1_5",

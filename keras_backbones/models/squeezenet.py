@@ -21,10 +21,12 @@ Bypass connections (the paper's section 6 and figure 2), `bypass=`:
   module's output. This adds in x out + out parameters per bypass.
 """
 
+import functools
 import re
 
-from keras_backbones import registry, weights
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB "
@@ -47,7 +49,7 @@ MIN_SIZE = {"1_0": 21, "1_1": 17}
 # torchvision's init: convolutions nn.init.kaiming_uniform_ (fan_in, gain sqrt(2): Keras's
 # he_uniform), conv10 N(0, 0.01), every bias 0.
 CONV_INIT = "he_uniform"
-LOGITS_INIT = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
+LOGITS_INIT = initializers.NORMAL_001
 
 
 def conv_relu(x, filters, kernel, *, name, strides=1, padding=None,
@@ -72,7 +74,7 @@ def fire(squeeze, expand1x1, expand3x3, *, name, bypass=None):
             x = B.conv2d(x, y.shape[-1], 1, use_bias=True, name=f"{name}_bypass",
                          kernel_initializer=CONV_INIT)
         if bypass == "complex" or (bypass == "simple" and not widens):
-            y = keras.layers.Add(name=f"{name}_add")([x, y])
+            y = B.residual(x, y, name=name)
         return y
     return apply
 
@@ -86,21 +88,20 @@ def classifier(classes, dropout_rate):
     return apply
 
 
-def SqueezeNet(version, *, bypass=None, name="squeezenet", include_top=True, weights=None,
-               input_tensor=None, input_shape=None, pooling=None, classes=1000,
-               classifier_activation="softmax", dropout_rate=0.5, features_only=False):
-    """Builds SqueezeNet `version` "1_0" or "1_1" (`CONFIGS`) with `bypass` None, "simple" or
+@A.application(min_size=lambda arguments: MIN_SIZE.get(arguments["version"], 1),
+               head="dropout, the 1x1 conv10 to the classes, ReLU, global average pool",
+               input_note=f"any known size of at least {MIN_SIZE['1_0']}x{MIN_SIZE['1_0']} "
+                          f"(1.0) or {MIN_SIZE['1_1']}x{MIN_SIZE['1_1']} (1.1) works: the "
+                          "ceil-mode pools need the size")
+def SqueezeNet(inputs, version, *, bypass=None, name="squeezenet", dropout_rate=0.5, classes):
+    """SqueezeNet `version` "1_0" or "1_1" (`CONFIGS`) with `bypass` None, "simple" or
     "complex"."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
     B.check_choice(name, "version", version, tuple(CONFIGS))
     B.check_choice(name, "bypass", bypass, BYPASSES)
-    (stem_filters, stem_kernel), layers = CONFIGS[version]
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224,
-                           min_size=MIN_SIZE[version])
     if None in tuple(inputs.shape[1:3]):
         raise ValueError(f"{name}: the ceil-mode max pools need a known input size; got "
                          f"input_shape={tuple(inputs.shape[1:])}.")
+    (stem_filters, stem_kernel), layers = CONFIGS[version]
 
     x = conv_relu(inputs, stem_filters, stem_kernel, strides=2, padding=0, name="conv1")
     stride, number = 2, 1  # the paper's layer number of the last layer built
@@ -113,11 +114,7 @@ def SqueezeNet(version, *, bypass=None, name="squeezenet", include_top=True, wei
         number += 1
         x = fire(*layer, name=f"fire{number}", bypass=bypass)(x)
         features.append((stride, x))
-
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        head=classifier(classes, dropout_rate))
+    return A.Network(x, features, head=classifier(classes, dropout_rate))
 
 
 DOCSTRING = """{summary}
@@ -127,28 +124,17 @@ accuracy with 50x fewer parameters and <0.5MB model size" (2016); implementation
 Registered as `{name}`.
 
 Args:
-    include_top: whether to include the classifier (dropout, the 1x1 conv10 to the classes,
-        ReLU, global average pool).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default, any known size of at
-        least 21x21 (1.0) or 17x17 (1.1): the ceil-mode pools need the size.
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for the pooled
-        conv10 outputs).
-    dropout_rate: dropout before conv10 (0.5).
     bypass: None (vanilla, the reference), "simple" (identity bypasses around fire3, 5, 7, 9)
         or "complex" (also 1x1 convolution bypasses around fire2, 4, 6, 8): the paper's
         section 6.
-    features_only: return the feature maps at strides 2, 4, 8 and 16.
-"""
+    dropout_rate: dropout before conv10 (0.5).
+""" + SqueezeNet.args_doc
 
 
 # Checkpoint names: torchvision's `features` is one nn.Sequential of conv1, its ReLU, the pools
 # and the Fire modules (squeeze, expand1x1, expand3x3) in network order; conv10 is
 # classifier.1. A complex bypass is the Fire module's `bypass` (torchvision has none: the
-# name of the parity tests' reference, tests/parity/references_squeezenet.py).
+# name of the parity reference, keras_backbones/parity_references/squeezenet.py).
 def reference_name(path, model):
     if path == "conv1":
         return "features.0"
@@ -166,18 +152,17 @@ def reference_name(path, model):
 CHECKPOINTS = {"torchvision": weights.CheckpointMap(reference_name, head=("classifier.",))}
 
 
-def _register(name):
-    return registry.register_model(name, family="SqueezeNet", paper=PAPER,
-                                   reference=("torchvision", name), doc=DOCSTRING)
+register = functools.partial(registry.register_model, family="SqueezeNet", paper=PAPER,
+                             doc=DOCSTRING)
 
 
-@_register("squeezenet1_0")
+@register("squeezenet1_0", reference=("torchvision", "squeezenet1_0"))
 def SqueezeNet1_0(**kwargs):
     """SqueezeNet 1.0: a 7x7 conv1 of 96 filters, pools after conv1, fire4 and fire8."""
     return SqueezeNet("1_0", name="squeezenet1_0", **kwargs)
 
 
-@_register("squeezenet1_1")
+@register("squeezenet1_1", reference=("torchvision", "squeezenet1_1"))
 def SqueezeNet1_1(**kwargs):
     """SqueezeNet 1.1: a 3x3 conv1 of 64 filters, pools after conv1, fire3 and fire5."""
     return SqueezeNet("1_1", name="squeezenet1_1", **kwargs)

@@ -16,13 +16,13 @@ constant linear map). The weights, and the parameter count, are the same at ever
 """
 
 import collections
+import functools
 import re
 
-from keras_backbones import registry, weights
-from keras_backbones.backend import keras
-from keras_backbones.layers import StochasticDepth
-from keras_backbones.layers.transformer import LINEAR_INIT, layer_norm, mlp
+from keras_backbones import initializers, registry, weights
+from keras_backbones.layers.transformer import layer_norm, mlp
 from keras_backbones.layers.windows import PatchMerging, WindowAttention, fit_window
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Swin Transformer: Hierarchical Vision Transformer using Shifted Windows",
@@ -45,18 +45,13 @@ CONFIGS = {
 
 def swin_block(num_heads, window_size, shift_size, table_window_size, *, name, drop_path=0.0):
     """x + attn(norm1(x)), then x + mlp(norm2(x)), each branch with stochastic depth."""
-    def residual(x, branch, index):
-        if drop_path:
-            branch = StochasticDepth(rate=drop_path, name=f"{name}_drop_path{index}")(branch)
-        return keras.layers.Add(name=f"{name}_add{index}")([x, branch])
-
     def apply(x):
         y = layer_norm(x, name=f"{name}_norm1")
         y = WindowAttention(num_heads, window_size=window_size, shift_size=shift_size,
                             table_window_size=table_window_size, name=f"{name}_attn")(y)
-        x = residual(x, y, 1)
-        y = layer_norm(x, name=f"{name}_norm2")
-        return residual(x, mlp(y, MLP_RATIO * x.shape[-1], name=f"{name}_mlp"), 2)
+        x = B.residual(x, y, drop_path=drop_path, suffix="1", name=name)
+        y = mlp(layer_norm(x, name=f"{name}_norm2"), MLP_RATIO * x.shape[-1], name=f"{name}_mlp")
+        return B.residual(x, y, drop_path=drop_path, suffix="2", name=name)
     return apply
 
 
@@ -65,7 +60,7 @@ def patch_embedding(embed_dim):
     init, as timm leaves it), then LayerNorm."""
     def apply(x):
         x = B.conv2d(x, embed_dim, PATCH_SIZE, strides=PATCH_SIZE, padding=0, use_bias=True,
-                     kernel_initializer=B.TORCH_LINEAR_INIT,
+                     kernel_initializer=initializers.TORCH_DEFAULT_UNIFORM,
                      bias_initializer=B.torch_bias_init(PATCH_SIZE * PATCH_SIZE * x.shape[-1]),
                      name="patch_embed_proj")
         return layer_norm(x, name="patch_embed_norm")
@@ -83,24 +78,21 @@ def _check_size(name, inputs):
                          f"{height}x{width}.")
 
 
-def SwinTransformer(config, *, window_size=7, name="swin", include_top=True, weights=None,
-                    input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                    classifier_activation="softmax", dropout_rate=0.0, drop_path_rate=0.0,
-                    features_only=False):
-    """Builds a Swin Transformer from a row of `CONFIGS` (or a `Config`)."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
+@A.application(min_size=MIN_SIZE, head="global average pool, [dropout], logits",
+               input_note=f"height and width multiples of {PATCH_SIZE} (the patch) and at "
+                          f"least {MIN_SIZE}; the windows pad as timm's do")
+def SwinTransformer(inputs, config, *, window_size=7, name="swin", dropout_rate=0.0,
+                    drop_path_rate=0.0, features_only):
+    """A Swin Transformer from a row of `CONFIGS` (or a `Config`)."""
     if isinstance(config, str):
         B.check_choice(name, "config", config, tuple(CONFIGS))
         config = CONFIGS[config]
-    if not isinstance(window_size, int) or window_size < 1:
-        raise ValueError(f"{name}: `window_size` must be a positive integer; got {window_size!r}.")
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=MIN_SIZE)
+    B.check_positive_ints(name, window_size=window_size)
     _check_size(name, inputs)
 
     x = patch_embedding(config.embed_dim)(inputs)
     features = []
-    total, index = sum(config.depths), 0
+    drop_paths = iter(B.drop_path_rates(drop_path_rate, sum(config.depths)))
     for s, (depth, heads) in enumerate(zip(config.depths, config.num_heads), start=1):
         if s > 1:
             x = PatchMerging(name=f"stage{s}_downsample")(x)
@@ -108,15 +100,12 @@ def SwinTransformer(config, *, window_size=7, name="swin", include_top=True, wei
             # timm's rule per block: a map no larger than the window is one unshifted window.
             window, shift = fit_window(x.shape[1:3], window_size, 0 if b % 2 else window_size // 2)
             x = swin_block(heads, window, shift, window_size, name=f"stage{s}_block{b}",
-                           drop_path=drop_path_rate * index / max(total - 1, 1))(x)
-            index += 1
+                           drop_path=next(drop_paths))(x)
         features.append((PATCH_SIZE * 2 ** (s - 1), x))
     if not features_only:
         x = layer_norm(x, name="norm")
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate, logits_initializers=(LINEAR_INIT, "zeros"))
+    return A.Network(x, features, dropout_rate=dropout_rate,
+                     logits_initializers=(initializers.NORMAL_002, "zeros"))
 
 
 DOCSTRING = """{summary}
@@ -125,20 +114,11 @@ Reference: Liu et al., "Swin Transformer: Hierarchical Vision Transformer using 
 Windows" (2021); implementation: {reference}. Registered as `{name}`.
 
 Args:
-    include_top: whether to include the classifier (average pool, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default. Height and width must be
-        multiples of 4 and at least 32 (the windows pad as timm's do).
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout before the logits layer (0 in the reference).
     drop_path_rate: stochastic depth of the last block, linear from 0 at the first (timm's
         rule; the paper trains T/S/B with 0.2/0.3/0.5).
     window_size: the attention window (7); a stage whose map is no larger attends over it all.
-    features_only: return the stage outputs at strides 4, 8, 16 and 32.
-"""
+""" + SwinTransformer.args_doc
 
 PREPROCESSING = registry.Preprocessing(interpolation="bicubic", crop_pct=0.9)
 
@@ -163,31 +143,29 @@ def reference_name(path, model=None):
 CHECKPOINTS = {"timm": weights.CheckpointMap(reference_name, head=("head.",))}
 
 
-def _register(name):
-    return registry.register_model(name, family="Swin Transformer", paper=PAPER,
-                                   reference=("timm", name), preprocessing=PREPROCESSING,
-                                   doc=DOCSTRING)
+register = functools.partial(registry.register_model, family="Swin Transformer", paper=PAPER,
+                             preprocessing=PREPROCESSING, doc=DOCSTRING)
 
 
-@_register("swin_tiny_patch4_window7_224")
+@register("swin_tiny_patch4_window7_224", reference=("timm", "swin_tiny_patch4_window7_224"))
 def SwinTiny(**kwargs):
     """Swin-T: C = 96, 2-2-6-2 blocks, 3-6-12-24 heads."""
     return SwinTransformer("tiny", name="swin_tiny_patch4_window7_224", **kwargs)
 
 
-@_register("swin_small_patch4_window7_224")
+@register("swin_small_patch4_window7_224", reference=("timm", "swin_small_patch4_window7_224"))
 def SwinSmall(**kwargs):
     """Swin-S: C = 96, 2-2-18-2 blocks, 3-6-12-24 heads."""
     return SwinTransformer("small", name="swin_small_patch4_window7_224", **kwargs)
 
 
-@_register("swin_base_patch4_window7_224")
+@register("swin_base_patch4_window7_224", reference=("timm", "swin_base_patch4_window7_224"))
 def SwinBase(**kwargs):
     """Swin-B: C = 128, 2-2-18-2 blocks, 4-8-16-32 heads."""
     return SwinTransformer("base", name="swin_base_patch4_window7_224", **kwargs)
 
 
-@_register("swin_large_patch4_window7_224")
+@register("swin_large_patch4_window7_224", reference=("timm", "swin_large_patch4_window7_224"))
 def SwinLarge(**kwargs):
     """Swin-L: C = 192, 2-2-18-2 blocks, 6-12-24-48 heads."""
     return SwinTransformer("large", name="swin_large_patch4_window7_224", **kwargs)

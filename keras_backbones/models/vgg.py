@@ -4,9 +4,12 @@ Five blocks of 3x3 convolutions (C adds a 1x1 convolution to blocks 3-5), each c
 2x2 max pool; then torchvision's adaptive 7x7 average pool and the 4096-4096 classifier.
 """
 
-from keras_backbones import registry, weights
+import functools
+
+from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import AdaptiveAveragePooling2D, Flatten
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Very Deep Convolutional Networks for Large-Scale Image Recognition",
@@ -24,7 +27,7 @@ CONFIGS = {
 }
 
 # torchvision's init: convs He normal (fan_out), linear layers N(0, 0.01), biases zero.
-LINEAR_INIT = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
+LINEAR_INIT = initializers.NORMAL_001
 
 
 def vgg_block(index, convs, batch_norm):
@@ -44,7 +47,8 @@ def vgg_classifier(classes, dropout_rate):
         x = AdaptiveAveragePooling2D(output_size=7, name="adaptive_pool")(x)
         x = Flatten(name="flatten")(x)
         for i in (1, 2):
-            x = B.dense(x, 4096, name=f"fc{i}", kernel_initializer=LINEAR_INIT, bias_initializer="zeros")
+            x = B.dense(x, 4096, name=f"fc{i}", kernel_initializer=LINEAR_INIT,
+                        bias_initializer="zeros")
             x = keras.layers.ReLU(name=f"fc{i}_relu")(x)
             x = keras.layers.Dropout(rate=dropout_rate, name=f"fc{i}_dropout")(x)
         return B.dense(x, classes, name="logits", kernel_initializer=LINEAR_INIT,
@@ -52,22 +56,20 @@ def vgg_classifier(classes, dropout_rate):
     return apply
 
 
-def VGGNet(config, batch_norm=False, *, name="vgg", include_top=True, weights=None,
-           input_tensor=None, input_shape=None, pooling=None, classes=1000,
-           classifier_activation="softmax", dropout_rate=0.5, features_only=False):
-    """Builds a VGG network from a row of `CONFIGS`."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling, weights=weights)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=224, min_size=32,
-                           static=include_top and not features_only)
+@A.application(fixed_size_top=True,
+               head="adaptive average pool to 7x7, the 4096-4096 classifier with dropout, logits",
+               input_note="any size of at least 32x32 works, pooled to 7x7 before the classifier "
+                          "as torchvision does (None x None without the classifier)")
+def VGG(inputs, config, batch_norm=False, *, name="vgg", dropout_rate=0.5, classes):
+    """VGG of a configuration of the paper's table 1 (a key of `CONFIGS`, "A" to "E"),
+    with BatchNorm after every convolution where `batch_norm`."""
+    B.check_choice(name, "config", config, tuple(CONFIGS))
     x = inputs
     features = []
     for index, convs in enumerate(CONFIGS[config], start=1):
         x = vgg_block(index, convs, batch_norm)(x)
         features.append((2 ** index, x))
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        head=vgg_classifier(classes, dropout_rate))
+    return A.Network(x, features, head=vgg_classifier(classes, dropout_rate))
 
 
 DOCSTRING = """{summary}
@@ -76,17 +78,8 @@ Reference: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Sca
 Recognition" (2014); implementation: {reference}. Registered as `{name}`.
 
 Args:
-    include_top: whether to include the 4096-4096 classifier. With it, inputs of any size
-        (at least 32x32) are pooled to 7x7 as torchvision does.
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (224, 224, 3) by default.
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     dropout_rate: dropout of the two hidden classifier layers.
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32.
-"""
+""" + VGG.args_doc
 
 
 # Checkpoint names: torchvision's `features` is one nn.Sequential of the convolutions, norms,
@@ -105,65 +98,62 @@ CHECKPOINTS = {"torchvision": weights.CheckpointMap(reference_name, head=("class
                                                     flattened={"fc1": "flatten"})}
 
 
-def _register(name, reference=None, **kwargs):
-    reference = reference or ("torchvision", name)
-    return registry.register_model(name, family="VGG", paper=PAPER, reference=reference,
-                                   doc=DOCSTRING, **kwargs)
+register = functools.partial(registry.register_model, family="VGG", paper=PAPER, doc=DOCSTRING)
 
 
-@_register("vgg11")
+@register("vgg11", reference=("torchvision", "vgg11"))
 def VGG11(**kwargs):
     """VGG-11 (configuration A)."""
-    return VGGNet("A", name="vgg11", **kwargs)
+    return VGG("A", name="vgg11", **kwargs)
 
 
-@_register("vgg11_bn")
+@register("vgg11_bn", reference=("torchvision", "vgg11_bn"))
 def VGG11BN(**kwargs):
     """VGG-11 (configuration A) with batch normalization."""
-    return VGGNet("A", batch_norm=True, name="vgg11_bn", **kwargs)
+    return VGG("A", batch_norm=True, name="vgg11_bn", **kwargs)
 
 
-@_register("vgg13")
+@register("vgg13", reference=("torchvision", "vgg13"))
 def VGG13(**kwargs):
     """VGG-13 (configuration B)."""
-    return VGGNet("B", name="vgg13", **kwargs)
+    return VGG("B", name="vgg13", **kwargs)
 
 
-@_register("vgg13_bn")
+@register("vgg13_bn", reference=("torchvision", "vgg13_bn"))
 def VGG13BN(**kwargs):
     """VGG-13 (configuration B) with batch normalization."""
-    return VGGNet("B", batch_norm=True, name="vgg13_bn", **kwargs)
+    return VGG("B", batch_norm=True, name="vgg13_bn", **kwargs)
 
 
-@_register("vgg16")
+@register("vgg16", reference=("torchvision", "vgg16"))
 def VGG16(**kwargs):
     """VGG-16 (configuration D)."""
-    return VGGNet("D", name="vgg16", **kwargs)
+    return VGG("D", name="vgg16", **kwargs)
 
 
-@_register("vgg16_bn")
+@register("vgg16_bn", reference=("torchvision", "vgg16_bn"))
 def VGG16BN(**kwargs):
     """VGG-16 (configuration D) with batch normalization."""
-    return VGGNet("D", batch_norm=True, name="vgg16_bn", **kwargs)
+    return VGG("D", batch_norm=True, name="vgg16_bn", **kwargs)
 
 
-@_register("vgg16_c", reference=("paper", "table 1, configuration C"), paper_params=134_000_000)
+@register("vgg16_c", reference=("paper", "table 1, configuration C"), paper_params=134_000_000)
 def VGG16C(**kwargs):
     """VGG-16 configuration C: the last convolution of blocks 3-5 is 1x1."""
-    return VGGNet("C", name="vgg16_c", **kwargs)
+    return VGG("C", name="vgg16_c", **kwargs)
 
 
-@_register("vgg19")
+@register("vgg19", reference=("torchvision", "vgg19"))
 def VGG19(**kwargs):
     """VGG-19 (configuration E)."""
-    return VGGNet("E", name="vgg19", **kwargs)
+    return VGG("E", name="vgg19", **kwargs)
 
 
-@_register("vgg19_bn")
+@register("vgg19_bn", reference=("torchvision", "vgg19_bn"))
 def VGG19BN(**kwargs):
     """VGG-19 (configuration E) with batch normalization."""
-    return VGGNet("E", batch_norm=True, name="vgg19_bn", **kwargs)
+    return VGG("E", batch_norm=True, name="vgg19_bn", **kwargs)
 
 
-__all__ = ["VGGNet", "VGG11", "VGG11BN", "VGG13", "VGG13BN", "VGG16", "VGG16BN", "VGG16C",
+__all__ = ["VGG", "VGG11", "VGG11BN", "VGG13", "VGG13BN", "VGG16", "VGG16BN", "VGG16C",
            "VGG19", "VGG19BN"]

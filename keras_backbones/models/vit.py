@@ -12,13 +12,15 @@ parameter count and the checkpoints are the same at any input size. Height and w
 multiples of the patch size.
 """
 
+import functools
 import re
 
 from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
-from keras_backbones.layers import Flatten, StochasticDepth
-from keras_backbones.layers.transformer import (LINEAR_INIT, ClassTokenPositionEmbedding,
+from keras_backbones.layers import Flatten
+from keras_backbones.layers.transformer import (ClassTokenPositionEmbedding,
                                                 MultiHeadSelfAttention, layer_norm, mlp)
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("An Image is Worth 16x16 Words: Transformers for Image Recognition at "
@@ -40,19 +42,14 @@ def encoder_block(index, num_heads, mlp_ratio, *, drop_path, drop_rate, attentio
     """timm's Block: x + attn(norm1(x)), then x + mlp(norm2(x)), stochastic depth on both."""
     prefix = f"block{index}"
 
-    def residual(x, branch, suffix):
-        if drop_path:
-            branch = StochasticDepth(rate=drop_path, name=f"{prefix}_drop_path{suffix}")(branch)
-        return keras.layers.Add(name=f"{prefix}_add{suffix}")([x, branch])
-
     def apply(x):
         y = layer_norm(x, epsilon=NORM_EPSILON, name=f"{prefix}_norm1")
         y = MultiHeadSelfAttention(num_heads=num_heads, attention_dropout=attention_dropout,
                                    proj_dropout=drop_rate, name=f"{prefix}_attn")(y)
-        x = residual(x, y, 1)
+        x = B.residual(x, y, drop_path=drop_path, suffix="1", name=prefix)
         y = layer_norm(x, epsilon=NORM_EPSILON, name=f"{prefix}_norm2")
         y = mlp(y, int(x.shape[-1] * mlp_ratio), dropout_rate=drop_rate, name=f"{prefix}_mlp")
-        return residual(x, y, 2)
+        return B.residual(x, y, drop_path=drop_path, suffix="2", name=prefix)
     return apply
 
 
@@ -65,8 +62,8 @@ def class_token_head(classes, drop_rate):
         x = Flatten(name="class_token_flatten")(x)
         if drop_rate:
             x = keras.layers.Dropout(rate=drop_rate, name="head_dropout")(x)
-        return keras.layers.Dense(units=classes, kernel_initializer=initializers.get(LINEAR_INIT),
-                                  bias_initializer="zeros", name="logits")(x)
+        return B.dense(x, classes, kernel_initializer=initializers.NORMAL_002,
+                       bias_initializer="zeros", name="logits")
     return apply
 
 
@@ -89,31 +86,32 @@ def check_patch_grid(name, size, patch_size):
             f"{height}x{width}.")
 
 
-def VisionTransformer(patch_size, dim, depth, num_heads, mlp_ratio=4.0, *, name="vit",
-                      default_size=224, include_top=True, weights=None, input_tensor=None,
-                      input_shape=None, pooling=None, classes=1000,
-                      classifier_activation="softmax", drop_rate=0.0, attention_dropout=0.0,
-                      drop_path_rate=0.0, features_only=False):
-    """Builds a ViT from a row of `CONFIGS`."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling, weights=weights)
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=default_size,
-                           min_size=patch_size)
+@A.application(min_size=lambda arguments: arguments["patch_size"],
+               head="the class token's output, dropout, logits",
+               weights_note="or a timm checkpoint",
+               input_note="height and width multiples of the patch size; at another size the "
+                          "position embedding is resized bicubically (the weights are those of "
+                          "the default size)")
+def VisionTransformer(inputs, patch_size, dim, depth, num_heads, mlp_ratio=4.0, *, name="vit",
+                      drop_rate=0.0, attention_dropout=0.0, drop_path_rate=0.0, default_size,
+                      include_top, features_only, classes):
+    """A ViT from a row of `CONFIGS`."""
     check_patch_grid(name, inputs.shape[1:3], patch_size)
     grid = (inputs.shape[1] // patch_size, inputs.shape[2] // patch_size)
 
     # timm's PatchEmbed: nn.Conv2d with PyTorch's default init.
     x = B.conv2d(inputs, dim, patch_size, strides=patch_size, padding=0, use_bias=True,
                  kernel_initializer=initializers.TORCH_DEFAULT_UNIFORM,
-                 bias_initializer=B.torch_bias_init(3 * patch_size ** 2), name="patch_embed")
-    default_grid = (default_size // patch_size,) * 2
+                 bias_initializer=B.torch_bias_init(inputs.shape[-1] * patch_size ** 2),
+                 name="patch_embed")
+    default_grid = tuple(size // patch_size for size in default_size)
     x = ClassTokenPositionEmbedding(grid_size=default_grid, name="embed")(x)
     if drop_rate:
         x = keras.layers.Dropout(rate=drop_rate, name="embed_dropout")(x)
     features = []
-    for i in range(depth):
-        x = encoder_block(i + 1, num_heads, mlp_ratio, attention_dropout=attention_dropout,
-                          drop_rate=drop_rate,
-                          drop_path=drop_path_rate * i / max(depth - 1, 1))(x)  # timm's linspace
+    for i, drop_path in enumerate(B.drop_path_rates(drop_path_rate, depth), start=1):
+        x = encoder_block(i, num_heads, mlp_ratio, attention_dropout=attention_dropout,
+                          drop_rate=drop_rate, drop_path=drop_path)(x)
         features.append((patch_size, x))
     x = layer_norm(x, epsilon=NORM_EPSILON, name="norm")
     head = None
@@ -122,10 +120,7 @@ def VisionTransformer(patch_size, dim, depth, num_heads, mlp_ratio=4.0, *, name=
     else:  # a plain ViT has one resolution: the patch grid
         x = patch_grid(x, grid)
         features.append((patch_size, x))
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, head=head,
-                        weights=weights)
+    return A.Network(x, features, head=head)
 
 
 DOCSTRING = """{summary}
@@ -133,24 +128,15 @@ DOCSTRING = """{summary}
 Reference: Dosovitskiy et al., "An Image is Worth 16x16 Words: Transformers for Image
 Recognition at Scale" (2020); implementation: {reference}. Registered as `{name}`.
 
+Without the classifier the output is the final patch tokens as a 4-D map at stride patch
+size: what `pooling` pools, and the one feature map of features_only.
+
 Args:
-    include_top: whether to include the class-token head.
-    weights: None (random initialization) or the path to a weights file (or a timm
-        checkpoint).
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels), height and width multiples of the patch size;
-        (224, 224, 3) by default. At another size the position embedding is resized
-        bicubically (the weights are those of 224x224).
-    pooling: with include_top=False, None (the final patch tokens as a 4-D map at stride
-        patch size), "avg" or "max" over them.
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
     drop_rate: dropout after the embedding, in the MLPs and attention projections, and
         before the head.
     attention_dropout: dropout of the attention weights.
     drop_path_rate: stochastic depth, rising linearly from 0 to this rate over the blocks.
-    features_only: return the final patch tokens as one map at stride patch size.
-"""
+""" + VisionTransformer.args_doc
 
 
 # timm's names: blocks.{i}.norm1 / attn.qkv / attn.proj / norm2 / mlp.fc1 / mlp.fc2 (from 0),
@@ -173,36 +159,35 @@ TIMM = registry.Preprocessing(input_size=(224, 224, 3), mean=registry.INCEPTION_
                               std=registry.INCEPTION_STD, interpolation="bicubic", crop_pct=0.9)
 
 
-def _register(name):
-    return registry.register_model(name, family="ViT", paper=PAPER, reference=("timm", name),
-                                   preprocessing=TIMM, doc=DOCSTRING)
+register = functools.partial(registry.register_model, family="ViT", paper=PAPER,
+                             preprocessing=TIMM, doc=DOCSTRING)
 
 
-@_register("vit_tiny_patch16_224")
+@register("vit_tiny_patch16_224", reference=("timm", "vit_tiny_patch16_224"))
 def ViTTiny16(**kwargs):
     """ViT-Ti/16 (DeiT-Ti's architecture): 192 wide, 12 blocks of 3 heads."""
     return VisionTransformer(**CONFIGS["tiny16"], name="vit_tiny_patch16_224", **kwargs)
 
 
-@_register("vit_small_patch16_224")
+@register("vit_small_patch16_224", reference=("timm", "vit_small_patch16_224"))
 def ViTSmall16(**kwargs):
     """ViT-S/16 (DeiT-S's architecture): 384 wide, 12 blocks of 6 heads."""
     return VisionTransformer(**CONFIGS["small16"], name="vit_small_patch16_224", **kwargs)
 
 
-@_register("vit_base_patch16_224")
+@register("vit_base_patch16_224", reference=("timm", "vit_base_patch16_224"))
 def ViTBase16(**kwargs):
     """ViT-B/16: 768 wide, 12 blocks of 12 heads, 16x16 patches."""
     return VisionTransformer(**CONFIGS["base16"], name="vit_base_patch16_224", **kwargs)
 
 
-@_register("vit_base_patch32_224")
+@register("vit_base_patch32_224", reference=("timm", "vit_base_patch32_224"))
 def ViTBase32(**kwargs):
     """ViT-B/32: 768 wide, 12 blocks of 12 heads, 32x32 patches."""
     return VisionTransformer(**CONFIGS["base32"], name="vit_base_patch32_224", **kwargs)
 
 
-@_register("vit_large_patch16_224")
+@register("vit_large_patch16_224", reference=("timm", "vit_large_patch16_224"))
 def ViTLarge16(**kwargs):
     """ViT-L/16: 1024 wide, 24 blocks of 16 heads, 16x16 patches."""
     return VisionTransformer(**CONFIGS["large16"], name="vit_large_patch16_224", **kwargs)

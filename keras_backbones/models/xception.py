@@ -17,6 +17,7 @@ import re
 
 from keras_backbones import initializers, registry, weights
 from keras_backbones.backend import keras
+from keras_backbones.models import _application as A
 from keras_backbones.models import _builder as B
 
 PAPER = registry.Paper("Xception: Deep Learning with Depthwise Separable Convolutions", 2016,
@@ -34,8 +35,8 @@ EXIT = (1536, 2048)  # the exit flow's separable convolutions after the last blo
 
 # timm's init: every convolution nn.init.kaiming_normal_(mode="fan_out"). PyTorch's fan_out
 # of a depthwise kernel (C, 1, 3, 3) is 9C, which is Keras's fan_in of its (3, 3, C, 1).
-CONV_INIT = B.HE_NORMAL_FAN_OUT
-DEPTHWISE_INIT = B.HE_NORMAL_FAN_IN
+CONV_INIT = initializers.HE_NORMAL_FAN_OUT
+DEPTHWISE_INIT = initializers.HE_NORMAL_FAN_IN
 
 
 def separable_conv(x, filters, *, name):
@@ -61,30 +62,11 @@ def xception_block(widths, stride, *, name, start_with_relu=True):
             x = B.conv2d(x, widths[-1], 1, strides=stride, kernel_initializer=CONV_INIT,
                          name=f"{name}_skip_conv")
             x = B.norm(x, name=f"{name}_skip_bn")
+        # The branch first (B.residual puts the shortcut first): Keras orders the layers,
+        # and get_weights() the weights, by it.
         return keras.layers.Add(name=f"{name}_add")([y, x])
     return apply
 
-
-DOCSTRING = """{summary}
-
-Reference: Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions" (2016);
-implementation: {reference}. Registered as `{name}`.
-
-Args:
-    include_top: whether to include the classifier (global average pool, logits).
-    weights: None (random initialization) or the path to a weights file.
-    input_tensor: optional Keras tensor to use as the model's input.
-    input_shape: (height, width, channels); (299, 299, 3) by default, any size of at least
-        7x7 works (also None x None).
-    pooling: with include_top=False, None (4-D output), "avg" or "max".
-    classes: number of classes.
-    classifier_activation: activation of the output layer ("softmax", or None for logits).
-    dropout_rate: dropout before the logits layer (the paper trains with 0.5 on ImageNet;
-        timm's default is 0).
-    features_only: return the feature maps at strides 2, 4, 8, 16 and 32: the stem's output,
-        the outputs of blocks 1, 2 and 11 (before the ReLU that starts the next block, which
-        timm's feature maps include), and the exit flow's last ReLU.
-"""
 
 # Checkpoint names: timm's (conv1, bn1, conv2, bn2; block{b}.rep is an nn.Sequential of
 # [ReLU], SeparableConv2d (conv1: depthwise, pointwise), BatchNorm2d per convolution, the
@@ -116,23 +98,13 @@ def reference_name(path, model=None):
 CHECKPOINTS = {"timm": weights.CheckpointMap(reference_name, head=("fc.",))}
 
 
-PREPROCESSING = registry.Preprocessing(input_size=(299, 299, 3), mean=registry.INCEPTION_MEAN,
-                                      std=registry.INCEPTION_STD, interpolation="bicubic",
-                                      crop_pct=0.8975)
-
-
-@registry.register_model("xception", family="Xception", paper=PAPER,
-                         reference=("timm", "legacy_xception"), preprocessing=PREPROCESSING,
-                         doc=DOCSTRING)
-def Xception(*, name="xception", include_top=True, weights=None, input_tensor=None,
-             input_shape=None, pooling=None, classes=1000, classifier_activation="softmax",
-             dropout_rate=0.0, features_only=False):
-    """Xception: 36 convolutions in 14 blocks, 299x299 inputs."""
-    B.check_arguments(name, include_top=include_top, classes=classes, pooling=pooling,
-                      weights=weights)
-    # 7 pixels: the two unpadded stem convolutions leave a 1x1 map.
-    inputs = B.model_input(name, input_shape, input_tensor, default_size=299, min_size=7)
-
+# 7 pixels: the two unpadded stem convolutions leave a 1x1 map.
+@A.application(min_size=7)
+def Xception(inputs, *, name="xception", dropout_rate=0.0):
+    """Xception: 36 convolutions in 14 blocks, 299x299 inputs. Its feature maps at strides 2,
+    4, 8, 16 and 32 are the stem's output, the outputs of blocks 1, 2 and 11 (before the ReLU
+    that starts the next block, which timm's feature maps include), and the exit flow's last
+    ReLU."""
     x = inputs
     for i, filters in enumerate(STEM, start=1):
         x = B.conv_norm_act(x, filters, 3, strides=2 if i == 1 else 1, padding=0, name="stem",
@@ -149,11 +121,26 @@ def Xception(*, name="xception", include_top=True, weights=None, input_tensor=No
         x = B.norm(x, name=f"exit_bn{i}")
         x = keras.layers.ReLU(name=f"exit_relu{i}")(x)
     features.append((stride, x))
+    return A.Network(x, features, dropout_rate=dropout_rate)
 
-    return B.make_model(inputs, x, name=name, include_top=include_top, pooling=pooling,
-                        classes=classes, classifier_activation=classifier_activation,
-                        features=features, features_only=features_only, weights=weights,
-                        dropout_rate=dropout_rate)
+
+DOCSTRING = """{summary}
+
+Reference: Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions" (2016);
+implementation: {reference}. Registered as `{name}`.
+
+Args:
+    dropout_rate: dropout before the logits layer (the paper trains with 0.5 on ImageNet;
+        timm's default is 0).
+""" + Xception.args_doc
+
+PREPROCESSING = registry.Preprocessing(input_size=(299, 299, 3), mean=registry.INCEPTION_MEAN,
+                                      std=registry.INCEPTION_STD, interpolation="bicubic",
+                                      crop_pct=0.8975)
+
+Xception = registry.register_model(
+    "xception", family="Xception", paper=PAPER, reference=("timm", "legacy_xception"),
+    preprocessing=PREPROCESSING, doc=DOCSTRING)(Xception)
 
 
 __all__ = ["Xception"]

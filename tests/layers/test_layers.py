@@ -2,7 +2,9 @@
 each through what a model of the package goes through (.keras save/load in safe mode, mixed
 precision, XLA, TFLite float32 and full-int8 with builtin ops only), under both Kerases."""
 
+import ast
 import math
+import pathlib
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -15,7 +17,7 @@ from keras_backbones.export import tflite
 from keras_backbones.layers import (
     CBAM, ECA, AdaptiveAveragePooling2D, AveragePooling2D, ChannelShuffle, HardSigmoid, HardSwish,
     LayerScale, LocalResponseNormalization, PaddedMaxPooling2D, ScaledTanh, SqueezeExcite,
-    StochasticDepth, make_divisible)
+    StochasticDepth, helpers, make_divisible)
 
 # --- TFLite inspection ---------------------------------------------------------------------
 
@@ -250,6 +252,31 @@ def test_make_divisible_is_timms():
     assert make_divisible(1, 8) == 8
     assert make_divisible(5, 4, min_value=12) == 12
     assert make_divisible(60, 16, round_limit=0.0) == 64
+
+
+def test_pair_gives_int_height_and_width():
+    assert helpers.pair(3) == (3, 3)
+    assert helpers.pair([np.int64(2), 4]) == (2, 4)
+    assert all(type(v) is int for v in helpers.pair((np.int64(2), 4.0)))
+
+
+LAYER_MODULES = sorted(pathlib.Path(helpers.__file__).parent.glob("*.py"))
+SHARED_HELPERS = {"pair", "build_sublayer", "serialize_initializer", "make_divisible"}
+
+
+@pytest.mark.parametrize("path", LAYER_MODULES, ids=lambda path: path.name)
+def test_layer_modules_share_helpers_only_through_helpers(path):
+    """What several layer modules use is public in layers/helpers.py: no module imports a
+    private name of a sibling, or defines its own copy of a shared helper."""
+    tree = ast.parse(path.read_text())
+    private = [f"{node.module}.{alias.name}" for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom)
+               and (node.module or "").startswith("keras_backbones")
+               for alias in node.names if alias.name.startswith("_")]
+    assert not private, f"{path.name} imports private names: {private}"
+    if path.name != "helpers.py":
+        defined = {node.name.lstrip("_") for node in tree.body if isinstance(node, ast.FunctionDef)}
+        assert not defined & SHARED_HELPERS, f"{path.name} copies {defined & SHARED_HELPERS}"
 
 
 def test_lrn_matches_pytorch_mapping():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_backbones import backend, stats
+from keras_backbones import backend, initializers, stats
 from keras_backbones.backend import keras
 from keras_backbones.export import tflite
 from keras_backbones.layers.transformer import (ClassTokenPositionEmbedding, LayerNorm,
@@ -153,6 +153,21 @@ def test_attention_weights_and_macs():
     assert stats.layer_macs(layer) == 10 * 4 * 32 * 32 + 2 * 10 * 10 * 32
     with pytest.raises(ValueError, match="heads"):
         MultiHeadSelfAttention(num_heads=5)(inputs)
+
+
+def test_linear_layers_start_as_timms():
+    """N(0, 0.02) kernels (initializers.NORMAL_002), zero biases, each layer its own draw."""
+    inputs = keras.Input(shape=(10, 256))
+    first, second = MultiHeadSelfAttention(num_heads=4), MultiHeadSelfAttention(num_heads=4)
+    model = keras.Model(inputs, mlp(second(first(inputs)), 512, name="mlp"))
+    assert first.get_config()["kernel_initializer"] == initializers.NORMAL_002
+    kernels = [model.get_layer(name).kernel.numpy() for name in ("mlp_fc1", "mlp_fc2")]
+    kernels += [first.qkv.kernel.numpy(), first.proj.kernel.numpy()]
+    for kernel in kernels:
+        assert abs(kernel.mean()) < 1e-3 and abs(kernel.std() - 0.02) < 1e-3
+    # A shared unseeded initializer instance would repeat its draw (tf-keras).
+    assert not np.array_equal(first.qkv.kernel.numpy(), second.qkv.kernel.numpy())
+    assert not first.qkv.bias.numpy().any() and not model.get_layer("mlp_fc1").bias.numpy().any()
 
 
 def test_embedding_keeps_its_weights_at_any_size():

@@ -14,6 +14,7 @@ def layer_types(model):
 
 def test_lenet5_paper_and_modern_options():
     paper = keras_backbones.LeNet5()
+    assert paper.output.shape[-1] == 10 and paper.input.shape[1:] == (32, 32, 1)
     assert [l.name for l in paper.layers if isinstance(l, ScaledTanh)] == ["c1_act", "c3_act", "c5_act", "f6_act"]
     assert sum(isinstance(l, keras.layers.AveragePooling2D) for l in paper.layers) == 2
     # U(+-2.4 / F_in): C1 has F_in = 25, so its weights lie within 0.096.
@@ -72,3 +73,24 @@ def test_vgg_batch_norm_follows_every_conv():
     model = keras_backbones.VGG11BN(include_top=False, input_shape=(32, 32, 3))
     types = [t for t in layer_types(model) if t in ("Conv2D", "BatchNormalization")]
     assert types == ["Conv2D", "BatchNormalization"] * 8
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: keras_backbones.VGG("F"), "`config` must be one of 'A', 'B', 'C', 'D', 'E'"),
+    (lambda: keras_backbones.AlexNet("two_tower"),
+     "`layout` must be one of 'torchvision', 'original'"),
+    (lambda: keras_backbones.VGG11(input_shape=(None, None, 3)), "needs a fixed input size"),
+    (lambda: keras_backbones.AlexNetOriginal(input_shape=(66, 66, 3)), "minimum of 67x67"),
+    (lambda: keras_backbones.LeNet5(input_shape=(None, None, 1)), "needs a fixed input size"),
+])
+def test_argument_errors_say_what_is_allowed(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_the_generic_builders_take_a_configuration():
+    model = keras_backbones.VGG("A", include_top=False, input_shape=(32, 32, 3))
+    assert model.name == "vgg" and model.variant is None  # not a registered variant
+    assert [info.stride for info in model.feature_info] == [2, 4, 8, 16, 32]
+    features = keras_backbones.AlexNet("original", features_only=True, out_indices=(-1,))
+    assert [(info.stride, info.layer) for info in features.feature_info] == [(32, "pool5")]

@@ -1,4 +1,4 @@
-"""The verification contract (DESIGN.md), over the whole registry.
+"""The verification contract (ARCHITECTURE.md, "Verification"), over the whole registry.
 
 Run twice by the README's test command: under Keras 3 and under tf-keras
 (TF_USE_LEGACY_KERAS=1), so every check here holds under both.
@@ -56,12 +56,6 @@ def test_every_listed_variant_of_an_implemented_family_is_registered():
     assert not missing
 
 
-def test_vendored_params_table_matches_shared():
-    if not support.SHARED_PARAMS_TSV.exists():
-        pytest.skip("no ../shared checkout beside this repository")
-    assert support.PARAMS_TSV.read_text() == support.SHARED_PARAMS_TSV.read_text()
-
-
 @pytest.mark.parametrize("name, policy", FORWARD_CASES)
 def test_parameters_and_forward_at_small_input(name, policy):
     set_dtype_policy(policy)
@@ -72,6 +66,10 @@ def test_parameters_and_forward_at_small_input(name, policy):
         # interpolates its position embedding): checked on the model built here, which saves
         # CI a build of every variant at its default size.
         assert_reference_count(name, model)
+        # Built through the application base, recording the variant; every layer drew its
+        # own initial values (no initializer instance shared between layers).
+        assert model.variant == name
+        assert not support.identical_initial_weights(model)
     # Under mixed precision, the training-mode pass (batch statistics) is the one that runs in
     # float16 in practice; an untrained deep residual net in inference mode (BatchNorm an
     # identity) grows its residual stream past float16's range, as the references do.
@@ -118,6 +116,12 @@ def test_features_only_strides(name):
             # "same"-padded networks give exactly ceil(side / stride); "valid" ones (LeNet,
             # AlexNet) lose a border on the way.
             assert side / stride / 2 <= size <= math.ceil(side / stride), (names, out.shape)
+    # feature_info describes the outputs; out_indices picks among them (timm's indices).
+    assert [(i.name, i.stride, i.channels) for i in model.feature_info] == [
+        (n, s, out.shape[-1]) for n, s, out in zip(names, strides, outputs)]
+    last = registry.create_model(name, input_shape=shape, features_only=True, out_indices=(-1,))
+    assert [i.name for i in last.feature_info] == names[-1:]
+    assert tuple(last.outputs[0].shape) == (None, *outputs[-1].shape[1:])
 
 
 # The families convert under Keras 3; under tf-keras, each shared layer converts in

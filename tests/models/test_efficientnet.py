@@ -178,4 +178,4 @@ def test_bad_arguments_are_named(name, options, message):
 
 def test_unknown_v2_config_is_named():
     with pytest.raises(ValueError, match="config"):
-        efficientnet_v2.EfficientNetV2Net("xl")
+        efficientnet_v2.EfficientNetV2("xl")

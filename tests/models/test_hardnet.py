@@ -5,7 +5,7 @@ listed counts and the generic checks."""
 
 import pytest
 
-from keras_backbones import registry
+from keras_backbones import registry, stats
 from keras_backbones.backend import keras
 from keras_backbones.models import hardnet as H
 
@@ -63,6 +63,13 @@ def test_hardnet85_drops_after_its_last_block():
     model = registry.create_model("hardnet85", **SMALL)
     assert model.get_layer("block6_dropout").rate == 0.1
     assert model.get_layer("head_dropout").rate == 0.2
+
+
+def test_a_constructor_called_directly_builds_its_variant():
+    direct, registered = H.HarDNet39ds(**SMALL), registry.create_model("hardnet39ds", **SMALL)
+    assert direct.name == "hardnet39ds" and direct.variant == "hardnet39ds"
+    assert stats.trainable_params(direct) == stats.trainable_params(registered)
+    assert "stem_down_dw_conv" in model_names(direct)  # depthwise-separable
 
 
 def test_argument_errors():

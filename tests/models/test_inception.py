@@ -1,7 +1,7 @@
-"""Inception-family specifics: the auxiliary classifiers as training outputs, the pooling
-arithmetic of each reference, residual scaling, minimum input sizes and argument errors, and
-the checkpoint names. The unit tests run on tiny layouts; the registry-wide tests cover every
-variant's count, forward pass and parity."""
+"""Inception-family specifics: the layout engine (`_inception`: the pooling arithmetic of each
+reference, residual scaling, the names), the auxiliary classifiers as training outputs,
+minimum input sizes and argument errors, and the checkpoint names. The unit tests run on tiny
+layouts; the registry-wide tests cover every variant's count, forward pass and parity."""
 
 import numpy as np
 import pytest
@@ -9,11 +9,12 @@ import pytest
 from keras_backbones import stats, weights
 from keras_backbones.backend import keras
 from keras_backbones.layers import LocalResponseNormalization
-from keras_backbones.models import googlenet, inception as I
+from keras_backbones.models import _inception as I
+from keras_backbones.models import googlenet, inception
 from keras_backbones.training import loop
 
 
-def run(layout, x, style=I.TIMM):
+def run(layout, x, style=inception.TIMM):
     inputs = keras.Input(shape=x.shape[1:])
     out, _, _ = I.run_layout(inputs, layout, style=style)
     return np.asarray(keras.Model(inputs, out)(x))
@@ -36,7 +37,7 @@ def test_ceil_mode_keeps_the_partial_last_window():
 def test_residual_block_adds_the_scaled_projection_then_rectifies():
     layout = [("block", I.Residual([[I.conv(4, 1)], [I.conv(4, 1), I.conv(4, 3)]], 0.25))]
     inputs = keras.Input(shape=(5, 5, 3))
-    out, _, _ = I.run_layout(inputs, layout, style=I.TIMM)
+    out, _, _ = I.run_layout(inputs, layout, style=inception.TIMM)
     model = keras.Model(inputs, out)
     x = np.random.default_rng(0).normal(size=(2, 5, 5, 3)).astype(np.float32)
     projection = keras.Model(inputs, model.get_layer("block_project").output)(x)
@@ -47,7 +48,7 @@ def test_residual_block_adds_the_scaled_projection_then_rectifies():
 def test_a_module_is_named_by_branch_and_unit():
     layout = [("mixed", [[I.conv(2, 1)], [I.conv(2, 1), I.split(3)], [I.AVG, I.conv(2, 1)]])]
     inputs = keras.Input(shape=(6, 6, 3))
-    out, _, _ = I.run_layout(inputs, layout, style=I.TIMM)
+    out, _, _ = I.run_layout(inputs, layout, style=inception.TIMM)
     names = {layer.name for layer in keras.Model(inputs, out).layers}
     assert {"mixed_branch0_0_conv", "mixed_branch1_1a_conv", "mixed_branch1_1b_bn",
             "mixed_branch1_1_concat", "mixed_branch2_0_pool", "mixed_branch2_1_relu",
@@ -80,6 +81,14 @@ def test_checkpoint_names(name, path, reference):
     assert weights.checkpoint_map(name, source).names(path, model) == reference
 
 
+def test_timm_names_follow_the_variant_built_not_the_models_name():
+    # create_model("inception_v4", name="my_backbone", weights=...): the application base
+    # records the variant on the model, which tells timm's three families apart.
+    model = type("Model", (), {"name": "my_backbone", "variant": "inception_v4"})
+    names = weights.checkpoint_map("inception_v4", "timm").names
+    assert names("mixed_3a_branch1_0_bn", model) == "features.3.conv.bn"
+
+
 def test_googlenet_auxiliary_classifiers_are_training_outputs():
     small = dict(input_shape=(32, 32, 3), classes=5, classifier_activation=None)
     inference = googlenet.GoogLeNet(**small)
@@ -102,6 +111,13 @@ def test_googlenet_auxiliary_classifiers_are_training_outputs():
     np.testing.assert_allclose(inference(x, training=False), outputs[0], rtol=1e-5, atol=1e-6)
 
 
+def test_googlenet_feature_maps_are_the_stage_outputs():
+    model = googlenet.GoogLeNet(features_only=True, out_indices=(1, -1), input_shape=(64, 64, 3))
+    assert [(info.stride, info.layer, info.channels) for info in model.feature_info] == [
+        (4, "conv3_relu", 192), (32, "inception_5b_concat", 1024)]
+    assert [tuple(out.shape[1:3]) for out in model.outputs] == [(16, 16), (2, 2)]
+
+
 def test_googlenet_lrn_puts_the_papers_normalizations_back():
     model = googlenet.GoogLeNet(lrn=True, aux_logits=False, input_shape=(32, 32, 3))
     norms = [layer for layer in model.layers if isinstance(layer, LocalResponseNormalization)]
@@ -112,21 +128,24 @@ def test_googlenet_lrn_puts_the_papers_normalizations_back():
 
 
 def test_inception_v3_takes_75_pixels_without_its_auxiliary_classifier():
-    model = I.InceptionV3(aux_logits=False, include_top=False, input_shape=(75, 75, 3))
+    model = inception.InceptionV3(aux_logits=False, include_top=False, input_shape=(75, 75, 3))
     assert model.output.shape[1:3] == (1, 1)
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: I.InceptionV3(input_shape=(224, 224, 3)), "299x299, the minimum of its auxiliary"),
+    (lambda: inception.InceptionV3(input_shape=(224, 224, 3)),
+     "299x299, the minimum of its auxiliary"),
     (lambda: googlenet.GoogLeNet(input_shape=(None, None, 3)), "need a known input size"),
-    (lambda: I.InceptionV3(aux_logits=False, input_shape=(74, 74, 3)), "minimum of 75x75"),
-    (lambda: I.InceptionV4(input_shape=(74, 80, 3)), "minimum of 75x75"),
-    (lambda: I.InceptionV2(input_shape=(200, 224, 3)), "32k - 1 to 32k \\+ 6"),
-    (lambda: I.InceptionV2(input_shape=(30, 30, 3)), "minimum of 31x31"),
+    (lambda: inception.InceptionV3(aux_logits=False, input_shape=(74, 74, 3)), "minimum of 75x75"),
+    (lambda: inception.InceptionV4(input_shape=(74, 80, 3)), "minimum of 75x75"),
+    (lambda: inception.InceptionV2(input_shape=(200, 224, 3)), "32k - 1 to 32k \\+ 6"),
+    (lambda: inception.InceptionV2(input_shape=(30, 30, 3)), "minimum of 31x31"),
     (lambda: googlenet.GoogLeNet(input_shape=(14, 14, 3)), "minimum of 15x15"),
     (lambda: googlenet.GoogLeNet(aux_logits=False, aux_outputs=True), "aux_outputs=True needs"),
-    (lambda: I.InceptionV3(include_top=False, aux_outputs=True), "aux_outputs=True needs"),
-    (lambda: I.InceptionResNetV2(residual_scales=(0.1, 0.2)), "three positive numbers"),
+    (lambda: inception.InceptionV3(include_top=False, aux_outputs=True),
+     "aux_outputs=True needs"),
+    (lambda: inception.InceptionResNetV2(residual_scales=(0.1, 0.2)),
+     "three positive numbers"),
 ])
 def test_argument_errors_say_what_is_allowed(build, message):
     with pytest.raises(ValueError, match=message):
@@ -134,8 +153,9 @@ def test_argument_errors_say_what_is_allowed(build, message):
 
 
 def test_residual_scales_reach_every_block():
-    layout = I.inception_resnet_v1((0.3, 0.2, 0.1))
-    scales = {name.split("_")[0]: spec.scale for name, spec in layout if isinstance(spec, I.Residual)}
+    layout = inception.inception_resnet_v1((0.3, 0.2, 0.1))
+    scales = {name.split("_")[0]: spec.scale for name, spec in layout
+              if isinstance(spec, I.Residual)}
     assert scales == {"block35": 0.3, "block17": 0.2, "block8": 0.1}
-    last_name, last = I.inception_resnet_v2(I.RESIDUAL_SCALES)[-2]
+    last_name, last = inception.inception_resnet_v2(inception.RESIDUAL_SCALES)[-2]
     assert (last_name, last.scale, last.relu) == ("block8_10", 1.0, False)  # as the reference

@@ -39,7 +39,7 @@ def resnet50():
 
 @pytest.fixture(scope="module")
 def wrn10():
-    return resnet_v2.WideResNetCIFAR(10, 2, dropout_rate=0.3, input_shape=(16, 16, 3))
+    return resnet_v2.WideResNetCIFAR(10, 2, dropout_rate=0.3, input_shape=(16, 16, 3), classes=10)
 
 
 @pytest.mark.parametrize("block,previous", [
@@ -154,6 +154,7 @@ def test_wrn28_10_defaults():
     dropout_rate = inspect.signature(resnet_v2.WideResNet28_10).parameters["dropout_rate"]
     assert dropout_rate.default == 0.3  # the paper's best
     spec = registry.get_spec("wrn28_10")
+    assert spec.kwargs == {"classes": 10}  # CIFAR-10, called directly too
     assert spec.family == "Wide ResNet" and spec.paper_params == 36_500_000
     assert spec.preprocessing.input_size == (32, 32, 3)
 

@@ -19,6 +19,15 @@ from tests import support
 SMALL = dict(input_shape=(64, 64, 3), classes=10)
 
 
+@pytest.mark.parametrize("constructor, name", [(V1.ShuffleNetV1g8x0_5, "shufflenet_v1_g8_x0_5"),
+                                               (V2.ShuffleNetV2x0_5, "shufflenet_v2_x0_5")])
+def test_a_constructor_called_directly_builds_its_variant(constructor, name):
+    direct, registered = constructor(**SMALL), registry.create_model(name, **SMALL)
+    assert direct.name == name and direct.variant == name
+    assert stats.trainable_params(direct) == stats.trainable_params(registered)
+    assert [layer.name for layer in direct.layers] == [layer.name for layer in registered.layers]
+
+
 # --- ShuffleNetV2 ---------------------------------------------------------------------------
 
 def test_shufflenet_v2_units():
