@@ -67,9 +67,8 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_imports_only_what_its_layer_may(path):
-    module = ".".join(("keras_backbones", *path.relative_to(PACKAGE).with_suffix("").parts))
-    names = path.relative_to(PACKAGE).with_suffix("").parts
-    source = "__init__" if names == ("__init__",) else names[0].removesuffix(".py")
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    source = "__init__" if parts == ("__init__",) else parts[0]
     allowed = ALLOWED[source] | {source}
     wrong = []
     for line, imported, names in imports(path):
