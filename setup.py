@@ -7,6 +7,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["keras_backbones", "keras_backbones.*"]),
+    # The table of published checkpoints and the ImageNet class names.
+    package_data={"keras_backbones.pretrained": ["*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.21,<2.22",
@@ -18,6 +20,8 @@ setup(
         "ml-collections>=1.0",  # config_flags(accept_new_attributes=...)
         "numpy>=1.26",
         "safetensors>=0.4",  # reading .safetensors checkpoints, with NumPy
+        "tqdm>=4.60",  # the progress bar of weight downloads
+        "pillow>=10",  # images for predict, decoded and resized as the references' transforms
         "scikit-learn>=1.4",  # the bundled digits: the main job's data
         "matplotlib>=3.7",  # training curves and confusion matrices (PNG)
         "tensorboard>=2.16",  # TensorFlow no longer pulls it in; the TensorBoard callback needs it
@@ -35,7 +39,7 @@ setup(
         "parity": [
             "torch==2.14.1",
             "torchvision==0.29.1",
-            "timm>=1.0",
+            "timm==1.0.31",  # the version the checkpoint table was generated from
         ],
     },
     entry_points={"console_scripts": ["keras-backbones=keras_backbones.cli:run"]},

@@ -37,6 +37,17 @@ def write_atomic(path, write):
     return path
 
 
+def existing_file(path, what, error=ValueError):
+    """`path` as a string if it is a file; else FileNotFoundError ("No such {what}: path"), or
+    `error` for a directory."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such {what}: {path}")
+    if os.path.isdir(path):
+        raise error(f"{path} is a directory, not {'an' if what[0] in 'aeiou' else 'a'} {what}.")
+    return path
+
+
 def write_bytes(path, content):
     """`write_atomic` of `content` (bytes)."""
     return write_atomic(path, lambda f: f.write(content))

@@ -18,6 +18,8 @@ import os
 import pathlib
 from typing import Any, Callable, Mapping, Optional, Tuple
 
+from keras_backbones import pretrained
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INCEPTION_MEAN = (0.5, 0.5, 0.5)
@@ -258,4 +260,6 @@ def model_info(name):
         "paper_params": spec.paper_params,
         "macs": counted["macs"],
         "flops": 2 * counted["macs"],
+        "checkpoints": [checkpoint.as_dict() for checkpoint in pretrained.checkpoints(name)],
+        "without_checkpoints": pretrained.without_checkpoints().get(name),
     }

@@ -10,8 +10,8 @@ value that is no real number: a tensor of ints or bools (a file cast to int8 wou
 zeros), NaN or inf; float16, bfloat16 and float64 tensors load, cast to the weight's dtype.
 
 Reference checkpoints (torchvision, timm, official repositories) are state dicts, read from
-`.safetensors` with safetensors' NumPy API (no torch needed) or from `.pth`/`.pt`/`.bin` with
-torch. Each family module holds a `CHECKPOINTS` table, {source: CheckpointMap}, that names
+`.safetensors` with safetensors' NumPy API or from `.pth`/`.pt`/`.bin` with `torch_pickle`
+(no torch needed for either). Each family module holds a `CHECKPOINTS` table, {source: CheckpointMap}, that names
 its Keras layers in the reference's terms; the tensors then convert by layer type (conv OIHW
 -> HWIO, depthwise -> HWCM, linear transposed, BatchNorm's four tensors) with the same
 all-or-nothing checks as the portable format.
@@ -21,6 +21,7 @@ Weights files are written through `keras_backbones.files` (whole or not at all).
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import sys
@@ -31,7 +32,8 @@ import ml_dtypes
 import numpy as np
 
 from keras_backbones.backend import KERAS_VERSION, LEGACY_KERAS
-from keras_backbones.files import write_atomic
+from keras_backbones import torch_pickle
+from keras_backbones.files import existing_file, write_atomic
 
 FORMAT = "keras_backbones.weights"
 FORMAT_VERSION = 1
@@ -63,11 +65,7 @@ def save_weights(model, path):
 
 def read_weights(path):
     """(meta, {key: array}) of a portable weights file, with clear errors for a bad file."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"Weights file not found: {path}")
-    if os.path.isdir(path):
-        raise WeightsError(f"{path} is a directory, not a weights file.")
+    path = existing_file(path, "weights file", WeightsError)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
@@ -96,19 +94,30 @@ def load_weights(model, path, *, variant=None, source=None):
     """Loads a weights file into `model`, checking every name and shape: the portable format,
     or a reference checkpoint (`CHECKPOINT_SUFFIXES`), converted with the name map of
     `variant`'s family (by default the registered variant the model was built as) for
-    `source` (by default the variant's reference)."""
+    `source` (by default the variant's reference).
+
+    What may differ from the file, and nothing else: the classifier's width (a model built
+    with other `classes` keeps its new classifier's initial weights, and a warning says so),
+    the stem's input channels (adapted as timm's adapt_input_conv: see `adapt_input_kernel`),
+    and, in a model built without its classifier (include_top=False, features_only), the
+    file's weights of the layers it lacks."""
     if is_checkpoint(path):
         return _assign(model, import_checkpoint(model, path, variant=variant, source=source))
     meta, arrays = read_weights(path)
     targets = _model_arrays(model)
+    headless = not _classifiers(model)
     missing = set(targets) - set(arrays)
-    unused = set(arrays) - set(targets)
-    mismatched = [f"{key}: file {arrays[key].shape} vs model {tuple(targets[key].shape)}"
-                  for key in set(targets) & set(arrays)
-                  if tuple(arrays[key].shape) != tuple(targets[key].shape)]
-    # Checked as they would be assigned: a float64 beyond float32's range is an inf too.
-    values = {key: _as_weight(arrays[key], targets[key])
-              for key in set(targets) & set(arrays)}
+    unused = {key for key in set(arrays) - set(targets)
+              if not (headless or _is_classifier_name(key.split("/")[0]))}
+    values, mismatched, fitted = {}, [], _Fitted()
+    for key in set(targets) & set(arrays):
+        value = fitted(model, key, arrays[key], tuple(targets[key].shape))
+        if value is _MISMATCH:
+            mismatched.append(f"{key}: file {arrays[key].shape} vs model "
+                              f"{tuple(targets[key].shape)}")
+        elif value is not _KEEP:
+            # Checked as they would be assigned: a float64 beyond float32's range is an inf too.
+            values[key] = _as_weight(value, targets[key])
     unusable = _unusable(values)
     if missing or unused or mismatched or any(items for _, items in unusable):
         other_model = meta.get("model") != model.name
@@ -117,7 +126,104 @@ def load_weights(model, path, *, variant=None, source=None):
             ("file weights not in the model", unused),
             ("shape mismatches", mismatched), *unusable],
             hint=other_model and f"the file holds weights of {meta.get('model')!r}")
+    fitted.report(model)
     return _assign(model, values)
+
+
+# --- What a model may change of its weights: the classifier's width, the input's channels ---
+
+_KEEP, _MISMATCH = object(), object()  # keep the model's initial value; refuse
+
+
+def _is_classifier_name(layer_name):
+    """The layers whose width is `classes`: "logits" and auxiliary ones ("aux_logits")."""
+    return layer_name == "logits" or layer_name.endswith("_logits")
+
+
+def _classifiers(model):
+    return [layer for layer in model.layers if _is_classifier_name(layer.name)]
+
+
+def stem_layers(model):
+    """The convolutions that read the input image: from the model's input through layers
+    without weights only (padding, rescaling), so their kernels' input axis is the image's
+    channels."""
+    image = {id(tensor) for tensor in model.inputs}  # tensors that are still the image
+    stems = []
+    for layer in model.layers:  # in network order
+        try:
+            inputs, output = _as_list(layer.input), layer.output
+        except (AttributeError, ValueError):  # the input layer; a layer called more than once
+            continue
+        if not inputs or not all(id(tensor) in image for tensor in inputs):
+            continue
+        if not layer.weights:
+            image.add(id(output))
+        elif _kind(layer) in ("Conv2D", "DepthwiseConv2D"):
+            stems.append(layer)
+    return stems
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def adapt_input_kernel(kernel, channels):
+    """A stem kernel (H, W, I, O) trained on RGB adapted to `channels` input channels, as
+    timm's `adapt_input_conv`: one channel sums the RGB kernels (grouped by three for a
+    space-to-depth stem whose I is a multiple of 3); more repeat them cyclically, scaled by
+    3 / channels so that the response to a grey image keeps its magnitude. None where neither
+    applies."""
+    kernel = np.asarray(kernel, dtype=np.float32)
+    height, width, in_channels, out_channels = kernel.shape
+    if channels == 1:
+        if in_channels > 3:
+            if in_channels % 3:
+                return None
+            return kernel.reshape(height, width, in_channels // 3, 3, out_channels).sum(axis=3)
+        return kernel.sum(axis=2, keepdims=True)
+    if in_channels != 3:
+        return None
+    repeats = -(-channels // 3)
+    return np.tile(kernel, (1, 1, repeats, 1))[:, :, :channels] * (3.0 / channels)
+
+
+class _Fitted:
+    """Fits a file's value to a model weight's shape where the model may differ (see
+    `load_weights`), and remembers what it changed for one message."""
+
+    def __init__(self):
+        self.new_classifier, self.adapted = [], []
+
+    def __call__(self, model, key, value, expected):
+        shape = tuple(value.shape)
+        if shape == expected:
+            return value
+        layer_name = key.split("/")[0]
+        if _is_classifier_name(layer_name) and shape[:-1] == expected[:-1]:
+            self.new_classifier.append((layer_name, shape[-1], expected[-1]))
+            return _KEEP
+        stem = {layer.name: layer for layer in stem_layers(model)}.get(layer_name)
+        if stem is not None and len(shape) == 4:  # its kernel (the bias has no input axis)
+            adapted = adapt_input_kernel(value, expected[2])
+            if adapted is not None and adapted.shape == expected:
+                self.adapted.append((layer_name, shape[2], expected[2]))
+                return adapted
+        return _MISMATCH
+
+    def report(self, model):
+        if self.new_classifier:
+            widths = sorted({(old, new) for _, old, new in self.new_classifier})
+            logging.getLogger("keras_backbones").warning(
+                "%s: loaded all but the classifier (%s): %s classes in the weights, %s in the "
+                "model; the classifier keeps its initial weights.", model.name,
+                ", ".join(sorted({name for name, _, _ in self.new_classifier})),
+                "/".join(str(old) for old, _ in widths), "/".join(str(new) for _, new in widths))
+        if self.adapted:
+            logging.getLogger("keras_backbones").warning(
+                "%s: %s adapted from %d to %d input channels (timm's adapt_input_conv).",
+                model.name, ", ".join(name for name, _, _ in self.adapted),
+                self.adapted[0][1], self.adapted[0][2])
 
 
 def _refusal(what, sections, hint=None):
@@ -128,8 +234,10 @@ def _refusal(what, sections, hint=None):
 
 
 def _assign(model, arrays):
+    """Assigns the weights `arrays` has (every one but those a model keeps, see `_Fitted`)."""
     for key, weight in _model_arrays(model).items():
-        weight.assign(_as_weight(arrays[key], weight))
+        if key in arrays:
+            weight.assign(_as_weight(arrays[key], weight))
     return model
 
 
@@ -206,7 +314,7 @@ _WRAPPER_KEYS = ("state_dict_ema", "state_dict", "model_ema", "model")  # traini
 
 
 def read_checkpoint(path):
-    """{tensor name: float32 array} of a reference state dict (.safetensors, or .pth with torch).
+    """{tensor name: float32 array} of a reference state dict (.safetensors or .pth).
 
     Training checkpoints ({"state_dict": ..., "optimizer": ...}) are unwrapped and the
     "module." prefix of DataParallel checkpoints is dropped."""
@@ -232,24 +340,20 @@ def read_checkpoint(path):
 
 
 def _read_torch(path):
+    """A PyTorch file's state dict, read without torch (`torch_pickle`: what torch.load with
+    weights_only=True reads, and nothing it refuses)."""
     try:
-        import torch
-    except ImportError:
-        raise WeightsError(f"Reading {path} needs torch (pip install 'keras-backbones[parity]'), "
-                           "or convert it to .safetensors first.") from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises pickle, zip and runtime errors for a bad file
+        state = torch_pickle.load(path)
+    except ValueError as error:
         raise WeightsError(f"{path} is not a readable PyTorch checkpoint: {error}") from None
     for key in _WRAPPER_KEYS:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
             break
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+    if not isinstance(state, dict) or not all(isinstance(v, np.ndarray) for v in state.values()):
         raise WeightsError(f"{path} holds no state dict of tensors (found {type(state).__name__}"
                            f" with keys {_listing(map(str, getattr(state, 'keys', list)()))}).")
-    return {key: value.detach().float().numpy() if value.is_floating_point()
-            else value.numpy() for key, value in state.items()}
+    return state
 
 
 def checkpoint_map(variant, source=None):
@@ -345,14 +449,19 @@ def _weight_name(weight):  # "kernel" from Keras 3's "kernel" and tf-keras' "con
     return weight.name.split("/")[-1].split(":")[0]
 
 
-def import_checkpoint(model, path, *, variant=None, source=None):
-    """{portable key: array} for `model` from a reference checkpoint, or a `WeightsError`
-    listing every reference tensor left unused, Keras weight left unfilled and shape that
-    does not match."""
+def import_checkpoint(model, checkpoint, *, variant=None, source=None, drop=()):
+    """{portable key: array} for `model` from a reference checkpoint (a path, or its
+    {name: array} as `read_checkpoint` returns them), or a `WeightsError` listing every
+    reference tensor left unused, Keras weight left unfilled and shape that does not match.
+    The model may differ from the checkpoint as `load_weights` allows (its classifier and
+    stem). drop: prefixes of tensors to leave out (training-only auxiliary classifiers)."""
     variant = variant or _variant_of(model)
     cmap = checkpoint_map(variant, source)
-    tensors = read_checkpoint(path)
-    arrays, used, unfilled, mismatched = {}, set(), [], []
+    what = "the checkpoint" if isinstance(checkpoint, Mapping) else os.fspath(checkpoint)
+    tensors = checkpoint if isinstance(checkpoint, Mapping) else read_checkpoint(checkpoint)
+    tensors = {name: tensor for name, tensor in tensors.items()
+               if not name.startswith(tuple(drop))}
+    arrays, used, unfilled, mismatched, fitted = {}, set(), [], [], _Fitted()
     for layer in model.layers:
         owners = {}
         for module_path, module in _modules(layer):
@@ -383,28 +492,26 @@ def import_checkpoint(model, path, *, variant=None, source=None):
                           .reshape(tensor.shape[0], -1))
             expected = tuple(weight.shape)
             try:
-                value = convert(tensor, expected)
+                value = fitted(model, key, convert(tensor, expected), expected)
             except ValueError:
-                value = None
-            if value is None or tuple(value.shape) != expected:
+                value = _MISMATCH
+            if value is _MISMATCH:
                 mismatched.append(f"{key} <- {name}: checkpoint {tuple(tensor.shape)}, "
                                   f"model {expected}")
-                continue
-            arrays[key] = value
+            elif value is not _KEEP:
+                arrays[key] = value
     unused = {name for name in set(tensors) - used if not IGNORED_TENSORS.fullmatch(name)}
-    if not any(layer.name == "logits" for layer in model.layers):  # built without its top
+    if not _classifiers(model):  # built without its top
         unused = {name for name in unused if not name.startswith(cmap.head)}
     unusable = _unusable({name: tensors[name] for name in used})
     if unused or unfilled or mismatched or any(items for _, items in unusable):
-        other_classes = any(m.startswith("logits") for m in mismatched)
         raise _refusal(
-            f"Cannot import {os.fspath(path)} into {model.name} (as {variant}, "
+            f"Cannot import {what} into {model.name} (as {variant}, "
             f"{source or 'its reference'} names)", [
                 ("model weights not filled", unfilled),
                 ("checkpoint tensors not used", unused),
-                ("mismatches", mismatched), *unusable],
-            hint=other_classes and "the classifier differs: build with the checkpoint's number "
-                                   "of classes, or include_top=False")
+                ("mismatches", mismatched), *unusable])
+    fitted.report(model)
     return arrays
 
 

@@ -1,6 +1,7 @@
 """What the tests share: the reference parameter table, representative variants, small inputs."""
 
 import csv
+import hashlib
 import pathlib
 import re
 
@@ -326,3 +327,34 @@ def assert_parity(name, options, non_square):
     for result in parity.compare(name, sizes, options=options):
         assert result.ok, (f"{name} {options} at {result.size}: max |diff| "
                            f"{result.max_abs_diff:.3g} > {result.tolerance:.3g}")
+
+
+# --- Published checkpoints, served by the test (tests/conftest.py: checkpoint_server) --------
+
+def published_checkpoint(variant, source, tag, url, *, content, converter, lfs=False):
+    """A table entry for `content` (a checkpoint file's bytes) at `url`, in its source's URL
+    layout: with the sha256 prefix that torchvision writes in its file names, or with none
+    where Hugging Face publishes it in the download's X-Linked-Etag (lfs=True)."""
+    from keras_backbones.pretrained import Checkpoint
+
+    pre = registry.get_spec(variant).preprocessing
+    sha256 = None if lfs else hashlib.sha256(content).hexdigest()[:8]
+    return Checkpoint(
+        variant=variant, source=source, tag=tag, default=True, url=url.format(sha256=sha256),
+        file_format=url.rsplit(".", 1)[-1], sha256=sha256, converter=converter, classes=1000,
+        input_size=pre.input_size[:2], resize_size=int(pre.input_size[0] / pre.crop_pct),
+        crop_pct=pre.crop_pct, interpolation=pre.interpolation, mean=pre.mean, std=pre.std,
+        top1=None, top5=None, eval_size=None, license="test", origin={"all": "the test"})
+
+
+def publish(server, monkeypatch, files):
+    """Serves [(checkpoint, content, lfs)] on `server` and makes them the table's entries
+    (each its variant's default): {variant: (checkpoint,)}."""
+    from keras_backbones import pretrained
+
+    entries = {}
+    for checkpoint, content, lfs in files:
+        server.add(checkpoint.url, content, lfs=lfs)
+        entries[checkpoint.variant] = (checkpoint,)
+    monkeypatch.setattr(pretrained, "checkpoints", lambda variant: entries.get(variant, ()))
+    return entries

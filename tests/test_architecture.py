@@ -16,20 +16,24 @@ ALLOWED = {
     "initializers": {"backend"},
     "stats": {"backend"},
     "layers": {"backend", "initializers"},
-    # registry, weights and models form one tier: the registry imports the models to register
-    # them (on first use), the models register themselves and name their checkpoints.
-    "registry": {"backend", "files", "models", "stats", "weights"},
-    "weights": {"backend", "files", "registry"},
-    "models": {"backend", "initializers", "layers", "registry", "weights"},
+    # registry, weights, pretrained and models form one tier: the registry imports the models
+    # to register them (on first use), the models register themselves, name their checkpoints
+    # and load their published weights (pretrained: the table, downloads, conversion).
+    "registry": {"backend", "files", "models", "pretrained", "stats", "weights"},
+    "weights": {"backend", "files", "registry", "torch_pickle"},
+    "torch_pickle": set(),  # PyTorch's file formats read with NumPy alone
+    "pretrained": {"backend", "data", "files", "registry", "weights"},
+    "models": {"backend", "initializers", "layers", "pretrained", "registry", "weights"},
     "data": {"backend", "registry"},
     "training": {"backend", "data", "files", "layers", "registry", "weights"},
-    "export": {"backend", "data", "files", "layers", "registry", "training.recipe", "weights"},
+    "export": {"backend", "data", "files", "layers", "pretrained", "registry", "training.recipe",
+               "weights"},
     "parity": {"backend", "parity_references", "registry", "weights"},
     "parity_references": set(),  # the reference networks: torch only, never TensorFlow
     "benchmark": {"backend", "export", "registry", "stats"},
-    "cli": {"backend", "benchmark", "data", "export", "parity", "registry", "training",
-            "weights"},
-    "__init__": {"registry", "models"},
+    "cli": {"backend", "benchmark", "data", "export", "parity", "pretrained", "registry",
+            "training", "weights"},
+    "__init__": {"registry", "models", "pretrained"},
 }
 
 

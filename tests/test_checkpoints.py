@@ -108,12 +108,20 @@ def test_a_checkpoint_of_another_depth_lists_what_does_not_fit(checkpoints):
     assert "model weights not filled" in message and "stage1_block3_conv1" in message
 
 
-def test_a_different_classifier_says_how_to_fix_it(checkpoints):
-    with pytest.raises(WeightsError) as error:
-        logits(checkpoints / "resnet18.pth", classes=10)
-    message = str(error.value)
-    assert "logits/0 <- fc.weight: checkpoint (1000, 512), model (512, 10)" in message
-    assert "build with the checkpoint's number of classes, or include_top=False" in message
+def test_another_number_of_classes_keeps_all_but_the_classifier(checkpoints, caplog):
+    path = os.fspath(checkpoints / "resnet18.pth")
+    full = registry.create_model("resnet18", weights=path)
+    with caplog.at_level("WARNING", logger="keras_backbones"):
+        model = registry.create_model("resnet18", weights=path, classes=10)
+    assert "loaded all but the classifier (logits): 1000 classes in the weights, 10" in caplog.text
+    for layer in model.layers:
+        for ours, theirs in zip(layer.weights, full.get_layer(layer.name).weights):
+            if layer.name != "logits":
+                np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    # The classifier keeps its initialization (not, say, the checkpoint's first 10 classes).
+    kernel = model.get_layer("logits").weights[0].numpy()
+    assert kernel.shape == (512, 10)
+    assert not np.allclose(kernel, full.get_layer("logits").weights[0].numpy()[:, :10])
 
 
 def test_unknown_source_and_variants_without_checkpoints(checkpoints):

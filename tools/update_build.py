@@ -31,8 +31,9 @@ def render():
     support = [p for p in _files("*.py", "tests") if p not in tests] + _files("*.py", "tools")
     data = [p for p in _files("*", "tests/data") if p not in tests] + _files("*.py", "recipes")
     out = [HEADER]
+    package_data = _files("*.json", "keras_backbones")  # the checkpoint table, class names
     out.append(f'py_library(\n    name = "keras_backbones",\n    srcs = {_list(package)},\n'
-               '    imports = ["."],\n)\n')
+               f'    data = {_list(package_data)},\n    imports = ["."],\n)\n')
     out.append(f'py_library(\n    name = "test_support",\n    testonly = True,\n    srcs = {_list(support)},\n'
                f'    data = {_list(data)},\n    deps = [":keras_backbones"],\n)\n')
     for test in tests:

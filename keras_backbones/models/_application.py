@@ -28,7 +28,7 @@ import inspect
 import textwrap
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from keras_backbones import initializers
+from keras_backbones import initializers, pretrained
 from keras_backbones.backend import keras
 from keras_backbones.layers.helpers import pair
 
@@ -116,6 +116,8 @@ def application(*, default_size=224, min_size=32, channels=3, fixed_size_top=Fal
             from keras_backbones import registry
 
             variant = registry.building()
+            if variant is not None:  # an unknown name or tag: an error before the build
+                pretrained.resolve(variant.name, options["weights"])
             size = (tuple(variant.preprocessing.input_size) if variant else
                     (*pair(_resolve(default_size, arguments)), channels))
             inputs = _model_input(
@@ -127,8 +129,7 @@ def application(*, default_size=224, min_size=32, channels=3, fixed_size_top=Fal
             model = _finish(inputs, network, name=name, **options)
             model.variant = variant.name if variant else None
             if options["weights"] is not None:
-                from keras_backbones.weights import load_weights
-                load_weights(model, options["weights"])
+                pretrained.load(model, options["weights"])
             return model
 
         build.__signature__ = public
@@ -171,8 +172,8 @@ def _check_options(name, options, given):
     weights = options["weights"]
     if weights is not None and not isinstance(weights, (str, bytes)) \
             and not hasattr(weights, "__fspath__"):
-        raise ValueError(f"{name}: `weights` must be None or a path to a weights file; got "
-                         f"{weights!r}.")
+        raise ValueError(f"{name}: `weights` must be None, 'imagenet', 'SOURCE:TAG', a URL or "
+                         f"the path to a weights file; got {weights!r}.")
     if options["features_only"]:
         head = [f"{key}={given[key]!r}" for key in ("include_top", "pooling") if given.get(key)]
         if head:
@@ -316,7 +317,9 @@ def args_doc(*, head="global average pool, logits", min_size=32, input_note=None
         return textwrap.fill(text, width=92, initial_indent="    ",
                              subsequent_indent="        ") + "\n"
     minimum = "its minimum" if callable(min_size) else "x".join(map(str, pair(min_size)))
-    weights = "None (random initialization) or the path to a weights file"
+    weights = ("None (random initialization), 'imagenet' (the reference's default published "
+               "checkpoint), 'SOURCE:TAG' (one of model_info(NAME)['checkpoints']), a URL, or "
+               "the path to a weights file")
     return "".join(map(entry, (
         f"include_top: whether to include the classifier ({head}).",
         f"weights: {weights} ({weights_note})." if weights_note else f"weights: {weights}.",
