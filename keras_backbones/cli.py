@@ -34,7 +34,7 @@ from absl import logging as absl_logging
 from absl.flags import argparse_flags
 from ml_collections import config_flags
 
-from keras_backbones import benchmark
+from keras_backbones import benchmark, pretrained
 from keras_backbones.export import commands as export_commands
 from keras_backbones.training import commands as training_commands
 from keras_backbones.training import recipe as recipe_lib
@@ -141,6 +141,71 @@ def parity(args):
         raise ValueError(f"{args.name} differs from its reference beyond the tolerance.")
 
 
+def published_weights(args):
+    """A variant's published checkpoints and their accuracy.
+
+    One line per checkpoint, the default (what --weights imagenet loads) marked *; any other
+    loads by its name, --weights SOURCE:TAG. top-1/top-5 are the accuracy its source
+    publishes (%), at the evaluation size after @; input, resize, crop_pct and interpolation
+    are the evaluation transform that goes with the weights (predict applies it). Example:
+      keras-backbones weights resnet50"""
+    from keras_backbones import pretrained, registry
+
+    registry.get_spec(args.name)  # an unknown name: the registry's error, with close matches
+    published = pretrained.checkpoints(args.name)
+    if not published:
+        reason = pretrained.without_checkpoints().get(args.name, "none is listed")
+        print(f"{args.name} has no published checkpoint: {reason}")
+        return
+
+    def number(value, unit=""):
+        return "-" if value is None else f"{value:.2f}{unit}"
+
+    sizes = any(checkpoint.file_size for checkpoint in published)  # a column where known
+    rows = [("", "checkpoint", "top-1", "top-5", "@", "classes", "input", "resize", "crop_pct",
+             "interpolation", "license", *(("MB",) if sizes else ()), "url")]
+    for checkpoint in published:
+        rows.append(("*" if checkpoint.default else "", checkpoint.name, number(checkpoint.top1),
+                     number(checkpoint.top5), str(checkpoint.eval_size or "-"),
+                     str(checkpoint.classes or "-"), "x".join(map(str, checkpoint.input_size)),
+                     str(checkpoint.resize_size), f"{checkpoint.crop_pct:.4g}",
+                     checkpoint.interpolation + (" BGR" if checkpoint.channel_order == "BGR"
+                                                 else ""), checkpoint.license,
+                     *((number(checkpoint.file_size and checkpoint.file_size / 2 ** 20),)
+                       if sizes else ()), checkpoint.url))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    numeric = {"top-1", "top-5", "@", "classes", "MB"}
+    print(f"{args.name}: {len(published)} published checkpoint"
+          f"{'s' if len(published) > 1 else ''} (* the default: --weights imagenet)")
+    for row in rows:
+        print("  ".join(cell.rjust(w) if rows[0][i] in numeric else cell.ljust(w)
+                        for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
+
+
+def predict(args):
+    """The top classes of images, with their probabilities.
+
+    --weights: imagenet (the reference's default checkpoint), SOURCE:TAG (`weights NAME`
+    lists them), a URL, or a weights file; for weights that train wrote, the classes and
+    input come from the recipe.json beside them. Each image is resized and center-cropped
+    as the checkpoint's reference evaluates it. Example:
+      keras-backbones predict --model resnet50 --weights imagenet cat.jpg dog.png"""
+    from keras_backbones.pretrained import predict as predicting
+
+    trained = None
+    if os.path.isfile(args.weights):
+        run = recipe_lib.run_recipe(args.weights)
+        if run is not None and run.data.num_classes:
+            size, channels, _ = recipe_lib.input_geometry(run)
+            trained = predicting.Trained(
+                model=run.model.name, kwargs=run.model.kwargs.to_dict(),
+                input_shape=(*size, channels), classes=run.data.num_classes,
+                class_names=tuple(run.data.class_names))
+    results = predicting.predict_files(args.model, args.weights, args.images, top=args.top,
+                                       trained=trained)
+    print("\n\n".join(predicting.format_predictions(image, rows) for image, rows in results))
+
+
 def _list_arguments(parser):
     parser.add_argument("pattern", nargs="?", default="*", metavar="PATTERN",
                         help="an fnmatch pattern of variant names (quote it in the shell)")
@@ -170,6 +235,17 @@ def _parity_arguments(parser):
                         "name, options) builds references the package lacks (asked first)")
 
 
+def _weights_arguments(parser):
+    parser.add_argument("name", metavar="NAME", help="a registered variant")
+
+
+def _predict_arguments(parser):
+    parser.add_argument("images", nargs="+", metavar="IMAGE",
+                        help="image files (JPEG, PNG, ...: whatever PIL reads)")
+    parser.add_argument("--top", type=int, default=5, metavar="K",
+                        help="the number of classes shown per image")
+
+
 # --- the flags several commands share -----------------------------------------------------------
 
 def _existing_file(path):
@@ -178,12 +254,25 @@ def _existing_file(path):
     return path
 
 
+def _weights(value):
+    """A weights file, or a published checkpoint's name or URL (imagenet, SOURCE:TAG)."""
+    if pretrained.is_named(value):
+        return value
+    try:
+        return _existing_file(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"no such file: {value!r} (nor imagenet, SOURCE:TAG "
+                                         "or a URL)") from None
+
+
 SHARED_FLAGS = {
     "recipe": dict(metavar="RECIPE", help="a recipe file, recipes/NAME.py[:ARG], or the "
                    "recipe.json of a run; override its fields with --recipe.FIELD=VALUE (e.g. "
                    "--recipe.epochs=10)"),
-    "weights": dict(metavar="PATH", type=_existing_file,
-                    help="the weights file (portable format, as train and convert write it)"),
+    "weights": dict(metavar="WEIGHTS", type=_weights,
+                    help="a weights file (portable format, as train and convert write it, or a "
+                    "reference checkpoint), or a published checkpoint: imagenet, SOURCE:TAG "
+                    "(see `weights NAME`) or its URL"),
     "workdir": dict(metavar="DIR", help="train: where checkpoints, logs, curves and weights go "
                     "(default runs/<recipe>); evaluate: where the confusion matrix goes "
                     "(default: the weights' directory)"),
@@ -213,6 +302,9 @@ class Command:
 COMMANDS = {
     "list": Command(list_models, _list_arguments),
     "info": Command(info, _info_arguments),
+    "weights": Command(published_weights, _weights_arguments),
+    "predict": Command(predict, _predict_arguments, shared=("model", "weights"),
+                       required=("model", "weights")),
     "convert": Command(convert, _convert_arguments, shared=("classes",)),
     "parity": Command(parity, _parity_arguments),
     "train": Command(training_commands.train, training_commands.add_train_arguments,

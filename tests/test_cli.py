@@ -66,7 +66,7 @@ def test_export_help_shows_its_flags_their_help_and_defaults():
                             ("--quantize {none,float16,dynamic,int8}", "(default: none)"),
                             ("--max_batch_size N", "(default: 64)"),
                             ("--top_k", "(default: 5)"),
-                            ("--weights PATH", "the weights file"),
+                            ("--weights WEIGHTS", "published checkpoint: imagenet"),
                             ("--recipe RECIPE", "--recipe.FIELD=VALUE"),
                             ("--int8_io, --noint8_io", "int8 input and output tensors")]:
         assert flag in text and help_text in text, (flag, help_text)

@@ -18,7 +18,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from keras_backbones import registry
+from keras_backbones import pretrained, registry
 from keras_backbones.data import preprocessing as prep
 
 
@@ -113,6 +113,8 @@ def load(name, weights_path, *, recipe=None, labels_path=None, classes=None):
     from keras_backbones.training import recipe as recipe_lib
 
     spec = registry.get_spec(name)  # an unknown name fails here, with the closest names
+    if pretrained.is_named(weights_path):
+        return _published(name, weights_path, labels_path)
     if not weights_path or not os.path.isfile(weights_path):
         raise ValueError(f"--weights: no such file: {weights_path!r}.")
     config = find_recipe(weights_path, recipe)
@@ -152,3 +154,29 @@ def load(name, weights_path, *, recipe=None, labels_path=None, classes=None):
     return Deployable(name=name, model=model, image_size=tuple(image_size), channels=channels,
                       preprocessing=prep.spec(pre), labels=labels, recipe=config,
                       model_kwargs=json.loads(json.dumps(kwargs)))
+
+
+def _published(name, weights, labels_path):
+    """The Deployable of a published checkpoint (`--weights imagenet`): its classes, input
+    size and preprocessing, and the ImageNet class names for a 1000-class head."""
+    from keras_backbones.pretrained import imagenet
+
+    checkpoint = pretrained.resolve(name, weights)
+    channels = 3
+    pre = registry.Preprocessing(input_size=(*checkpoint.input_size, channels),
+                                 mean=checkpoint.mean, std=checkpoint.std,
+                                 interpolation=checkpoint.interpolation,
+                                 crop_pct=checkpoint.crop_pct)
+    kwargs = dict(classes=checkpoint.classes, input_shape=pre.input_size)
+    model = registry.create_model(name, weights=weights, classifier_activation="softmax",
+                                  **kwargs)
+    if labels_path:
+        labels = read_labels(labels_path, checkpoint.classes)
+    elif checkpoint.classes == imagenet.IMAGENET_CLASSES:
+        labels = [label for _, label in imagenet.imagenet_classes()]
+    else:
+        labels = [f"class_{i}" for i in range(checkpoint.classes)]
+    kwargs["input_shape"] = list(kwargs["input_shape"])
+    return Deployable(name=name, model=model, image_size=tuple(checkpoint.input_size),
+                      channels=channels, preprocessing=prep.spec(pre), labels=labels,
+                      recipe=None, model_kwargs=kwargs)
