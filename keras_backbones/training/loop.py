@@ -1,8 +1,10 @@
 """The train loop: a recipe in; a trained model, its history and its artifacts out.
 
-    strategy -> data (one pipeline per worker, per-replica batches) -> model (the registry;
-    SyncBN with several replicas) -> Trainer (the train step) -> fit with the callbacks ->
-    evaluation (with the EMA weights when the recipe keeps an EMA) -> artifacts
+    strategy -> data (one pipeline per worker, per-replica batches) -> model (the registry,
+    from the recipe's model.weights; SyncBN with several replicas) -> Trainer (the train
+    step) -> fit with the callbacks (fine-tuning: the head epochs with the backbone frozen,
+    then the whole network) -> evaluation (with the EMA weights when the recipe keeps an
+    EMA) -> artifacts
 
 What a run writes into its work directory:
 
@@ -232,6 +234,7 @@ def sync_batchnorm(model):
     synced = keras.models.clone_model(model, clone_function=clone)
     synced.set_weights(model.get_weights())
     synced.block_boundaries = getattr(model, "block_boundaries", ())
+    synced.feature_info = getattr(model, "feature_info", ())
     return synced
 
 
@@ -397,22 +400,31 @@ def _trainer(config, strat, data):
     """(network, Trainer), built and compiled in `strat`'s scope."""
     num_classes = data.train_source.num_classes
     with strat.scope():
-        network = build_network(config, num_classes, data.input_shape)
+        network = build_network(config, num_classes, data.input_shape,
+                                weights_path=config.model.weights or None)
         if strategy_lib.replicas(strat) > 1 and config.sync_batchnorm:
             network = sync_batchnorm(network)
         decayed = optimizers.decayed_weights(network, config)
+
+        def penalty():  # on the weights that train now (fine-tuning's head epochs: the head)
+            training = {id(v) for v in network.trainable_variables}
+            return optimizers.l2_penalty([v for v in decayed if id(v) in training],
+                                         config.optimizer.weight_decay)
+
         trainer = Trainer(
             network, num_classes=num_classes, aux_weight=config.loss.aux_weight,
-            penalty=(lambda: optimizers.l2_penalty(decayed, config.optimizer.weight_decay))
-            if optimizers.couples_weight_decay(config) else None,
+            penalty=penalty if optimizers.couples_weight_decay(config) else None,
             mixing=(config.mixing.method, config.mixing.alpha) if config.mixing.method else None,
             steps_per_execution=config.steps_per_execution)
         trainer.logs_per_worker = not LEGACY_KERAS and strategy_lib.is_multi_worker(strat)
-        trainer.compile(optimizer=optimizers.make_optimizer(config, data.steps_per_epoch, network),
-                        jit_compile=bool(config.jit_compile),
-                        steps_per_execution=config.steps_per_execution)
+        _compile(trainer, optimizers.make_optimizer(config, data.steps_per_epoch, network), config)
         trainer.optimizer.build(network.trainable_variables)  # before a backup is restored
     return network, trainer
+
+
+def _compile(trainer, optimizer, config):
+    trainer.compile(optimizer=optimizer, jit_compile=bool(config.jit_compile),
+                    steps_per_execution=config.steps_per_execution)
 
 
 def _callbacks(config, network, backup, history, workdir):
@@ -433,22 +445,63 @@ def _callbacks(config, network, backup, history, workdir):
 
 def _fit(config, trainer, data, eval_steps, callbacks, initial_epoch, verbose):
     """Trains from `initial_epoch` to the recipe's last epoch (nothing left: a resumed
-    finished run)."""
-    if initial_epoch < config.epochs:
-        trainer.fit(data.train, epochs=config.epochs, initial_epoch=initial_epoch,
-                    steps_per_epoch=data.steps_per_epoch, validation_data=data.eval,
-                    validation_steps=eval_steps, callbacks=callbacks,
-                    shuffle=False, verbose=verbose)  # the pipeline shuffles
-    elif config.ema.decay:  # the backup was of the last step: fit would have done this
-        optimizers.inner_optimizer(trainer.optimizer).finalize_variable_values(
-            trainer.network.trainable_variables)
+    finished run), in two phases where the recipe fine-tunes: finetune.head_epochs with the
+    backbone frozen (`frozen_backbone`), then the whole network, each one `fit`.
+
+    The phase follows from the epoch alone, so a run killed in either phase, or between
+    them, resumes in the right one: the checkpoints hold the same variables in both (the
+    optimizer is built for the whole network before anything is frozen; frozen weights only
+    get no updates) and the frozen state is set from the epoch on every start, never saved."""
+    if initial_epoch >= config.epochs:
+        if config.ema.decay:  # the backup was of the last step: fit would have done this
+            optimizers.inner_optimizer(trainer.optimizer).finalize_variable_values(
+                trainer.network.trainable_variables)
+        return
+    phases = [(config.finetune.head_epochs, frozen_backbone),
+              (config.epochs, contextlib.nullcontext)]
+    for end, context in phases:
+        if initial_epoch >= end:
+            continue
+        with context(trainer.network):
+            if config.finetune.head_epochs:
+                # Compiled again: compile() fixes which layers train (tf-keras's fit puts
+                # back the trainable flags of compile time; Keras's transfer-learning guide:
+                # compile after changing `trainable`). The optimizer and its state stay.
+                with trainer.distribute_strategy.scope():
+                    _compile(trainer, trainer.optimizer, config)
+            trainer.fit(data.train, epochs=end, initial_epoch=initial_epoch,
+                        steps_per_epoch=data.steps_per_epoch, validation_data=data.eval,
+                        validation_steps=eval_steps, callbacks=callbacks,
+                        shuffle=False, verbose=verbose)  # the pipeline shuffles
+        if trainer.stop_training:
+            return  # the loss stopped being finite (TerminateOnNaN): _trained_steps says so
+        initial_epoch = end
+
+
+@contextlib.contextmanager
+def frozen_backbone(network):
+    """Fine-tuning's head epochs: every layer below the head set trainable=False, which in
+    both Kerases also runs BatchNormalization in inference mode (its moving statistics stay
+    the checkpoint's); restored on exit. The head is what follows the last stage output
+    (`optimizers.layer_depths`' num_layers): the classifier, and a transformer's final norm."""
+    depths, num_layers = optimizers.layer_depths(network)
+    frozen = [layer for layer in network.layers
+              if layer.trainable and depths[layer.name] < num_layers]
+    for layer in frozen:
+        layer.trainable = False
+    try:
+        yield
+    finally:
+        for layer in frozen:
+            layer.trainable = True
 
 
 def _trained_steps(trainer, backup, total_steps):
-    """The optimizer's step count, which must be `total_steps`: fewer, and the loss stopped
-    training (TerminateOnNaN), which raises Diverged."""
+    """The optimizer's step count; Diverged where the loss stopped training (TerminateOnNaN
+    sets stop_training). Not the count against total_steps: under mixed_float16 the loss
+    scale skips the updates whose gradients overflowed, which the optimizer does not count."""
     steps = int(trainer.optimizer.iterations.numpy())
-    if steps < total_steps:
+    if trainer.stop_training:
         # States are saved only while the loss is finite (BackupAndRestore): the newest is the
         # last good one, where one was saved before the loss went.
         saved = backup.latest()

@@ -12,6 +12,13 @@
   are chosen by `decayed_weights`: everything, or (timm's rule) all but the 1-D weights (norm
   scales and shifts, biases, layer scales) and the names a recipe lists (position embeddings,
   class tokens, relative position tables).
+- Layer-wise learning-rate decay (`optimizer.layer_decay`; BEiT, Bao et al. 2021, and the
+  fine-tuning of ConvNeXt and MAE; timm's `param_groups_layer_decay`): a weight at depth d
+  trains at the rate x layer_decay^(num_layers - d), so the classifier keeps the full rate and
+  the stem the smallest. Depth comes from the model's stage outputs (`layer_depths`). The
+  optimizer scales each variable's rate inside its update step (a scaled gradient would not
+  scale Adam's or RMSprop's step), AdamW's decoupled decay included, with no variables added:
+  checkpoints keep their structure.
 """
 
 import math
@@ -130,22 +137,138 @@ def l2_penalty(variables, weight_decay):
         [tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in variables])
 
 
+# --- layer-wise learning-rate decay ---------------------------------------------------------
+
+def layer_depths(model):
+    """({layer name: depth}, num_layers) of a registry model: the depths of layer-wise rate
+    decay, and what fine-tuning's head epochs freeze (every layer below num_layers).
+
+    The cut points are the model's stage outputs, `model.block_boundaries` and the layers of
+    `model.feature_info` (every family records them; a ViT's are its blocks), in network
+    order. A layer's depth is the number of cut points before it: the first cut point ends
+    the stem (depth 0), each later one a stage (a ViT's block), and what follows the last (the
+    classifier, a transformer's final norm, auxiliary classifiers) is at num_layers, the
+    number of cut points. Where a family's first cut point is its first stage's output
+    (ConvNeXt, Swin; a ViT's first block) the stem shares depth 0 with it. CNNs count stages,
+    not blocks: a ResNet's num_layers is 5 where timm's per-block grouping gives 10-18, so
+    the same layer_decay decays their early layers less."""
+    names = dict.fromkeys([*(getattr(model, "block_boundaries", None) or ()),
+                           *(info.layer for info in getattr(model, "feature_info", None) or ())])
+    if not names:
+        raise ValueError(f"Model {model.name!r} records no stage outputs (model.block_boundaries, "
+                         "model.feature_info): layer-wise rate decay and fine-tuning's head "
+                         "epochs need a model built by the keras_backbones registry.")
+    # Each cut point's ancestors (itself included), from the input: nested sets, so their
+    # sizes order them.
+    upstream = sorted(({layer.name for layer in
+                        keras.Model(model.inputs, model.get_layer(name).output).layers}
+                       for name in names), key=len)
+    depths = {layer.name: next((depth for depth, before in enumerate(upstream)
+                                if layer.name in before), len(upstream))
+              for layer in model.layers}
+    return depths, len(upstream)
+
+
+def rate_multipliers(model, layer_decay):
+    """[(variable, layer_decay ** (num_layers - depth))] for every weight of `model`."""
+    depths, num_layers = layer_depths(model)
+    multipliers = {}
+    for layer in model.layers:
+        for variable in layer.weights:
+            multipliers.setdefault(id(variable), (variable,
+                                                  layer_decay ** (num_layers - depths[layer.name])))
+    return list(multipliers.values())
+
+
+class _Multipliers:
+    """{optimizer variable key: rate multiplier}, in an object neither Keras tracks (a dict
+    attribute of an optimizer would become a tracked data structure)."""
+
+    def __init__(self, by_key):
+        self.by_key = by_key
+
+
+class _LayerDecay:
+    """Mixin for a Keras optimizer: each variable's update at the rate x its multiplier
+    (`rate_multipliers`); AdamW's decoupled decay, w -= rate x weight_decay x w, moves into the
+    update step to use that rate too (timm's parameter groups scale both). Keras 3 passes the
+    rate to update_step; tf-keras's update steps read `self.learning_rate`, which returns the
+    scaled rate while one runs (each variable's step is traced separately: a Python number)."""
+
+    def __init__(self, *args, multipliers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._multipliers = _Multipliers({self._var_key(v): float(m) for v, m in multipliers})
+
+    def multiplier(self, variable):
+        return self._multipliers.by_key.get(self._var_key(variable), 1.0)
+
+    def _apply_weight_decay(self, variables):
+        del variables  # applied in the update step, at each variable's rate
+
+    def _decay(self, variable, rate):
+        if self.weight_decay and self._use_weight_decay(variable):
+            variable.assign_sub(variable * tf.cast(self.weight_decay, variable.dtype)
+                                * tf.cast(rate, variable.dtype))
+
+    if LEGACY_KERAS:
+        _scale = 1.0
+
+        def update_step(self, gradient, variable):
+            self._scale = self.multiplier(variable)
+            try:
+                self._decay(variable, self.learning_rate)
+                return super().update_step(gradient, variable)
+            finally:
+                self._scale = 1.0
+
+        @property
+        def learning_rate(self):
+            rate = super().learning_rate
+            return rate if self._scale == 1.0 else rate * self._scale
+
+        @learning_rate.setter
+        def learning_rate(self, value):
+            super(_LayerDecay, type(self)).learning_rate.fset(self, value)
+    else:
+        def update_step(self, gradient, variable, learning_rate):
+            rate = learning_rate * self.multiplier(variable)
+            self._decay(variable, rate)
+            return super().update_step(gradient, variable, rate)
+
+
+class LayerDecaySGD(_LayerDecay, keras.optimizers.SGD):
+    """SGD with a rate multiplier per variable."""
+
+
+class LayerDecayRMSprop(_LayerDecay, keras.optimizers.RMSprop):
+    """RMSprop with a rate multiplier per variable."""
+
+
+class LayerDecayAdamW(_LayerDecay, keras.optimizers.AdamW):
+    """AdamW with a rate multiplier per variable (its decoupled decay too)."""
+
+
 def make_optimizer(config, steps_per_epoch, model):
-    """The recipe's optimizer, with its schedule and EMA (the decoupled decay of AdamW skips
-    what `decayed_weights` leaves out). Build it inside the strategy's scope."""
+    """The recipe's optimizer, with its schedule, EMA and layer-wise rate decay (the decoupled
+    decay of AdamW skips what `decayed_weights` leaves out). Build it inside the strategy's
+    scope, before any layer is frozen."""
     opt = config.optimizer
     common = {"learning_rate": learning_rate(config, steps_per_epoch)}
     if config.ema.decay:
         common.update(use_ema=True, ema_momentum=config.ema.decay)
     if opt.clipnorm:
         common["global_clipnorm"] = opt.clipnorm
+    classes = (keras.optimizers.SGD, keras.optimizers.RMSprop, keras.optimizers.AdamW)
+    if opt.layer_decay:
+        classes = (LayerDecaySGD, LayerDecayRMSprop, LayerDecayAdamW)
+        common["multipliers"] = rate_multipliers(model, opt.layer_decay)
+    sgd, rmsprop, adamw = classes
     if opt.name == "sgd":
-        return keras.optimizers.SGD(momentum=opt.momentum, nesterov=opt.nesterov, **common)
+        return sgd(momentum=opt.momentum, nesterov=opt.nesterov, **common)
     if opt.name == "rmsprop":
-        return keras.optimizers.RMSprop(rho=opt.rho, momentum=opt.momentum, epsilon=opt.epsilon,
-                                        **common)
-    optimizer = keras.optimizers.AdamW(weight_decay=opt.weight_decay, beta_1=opt.beta_1,
-                                       beta_2=opt.beta_2, epsilon=opt.epsilon, **common)
+        return rmsprop(rho=opt.rho, momentum=opt.momentum, epsilon=opt.epsilon, **common)
+    optimizer = adamw(weight_decay=opt.weight_decay, beta_1=opt.beta_1, beta_2=opt.beta_2,
+                      epsilon=opt.epsilon, **common)
     decayed = {id(v) for v in decayed_weights(model, config)}
     excluded = [v for v in model.trainable_variables if id(v) not in decayed]
     if excluded:

@@ -13,6 +13,10 @@ The fields (units in brackets):
 
     model.name               a registered variant ("resnet50")
     model.kwargs             its builder's arguments (drop_path_rate, dropout_rate, ...)
+    model.weights            where training starts: "" (random initialization), "imagenet",
+                             "SOURCE:TAG", a URL or a weights file (`create_model`'s weights=;
+                             built with the data's classes, the checkpoint's classifier is
+                             left out where they differ)
     data.*                   where the images come from: `keras_backbones.data.sources.load`'s
                              fields (source, path, name, train_split, eval_split,
                              one_based_labels, num_classes, class_names, test_fraction;
@@ -42,12 +46,21 @@ The fields (units in brackets):
                              not decayed (timm's rule)
     optimizer.no_decay_names regular expressions of weight paths never decayed (pos_embed, ...)
     optimizer.clipnorm       clip the global gradient norm (0: off)
+    optimizer.layer_decay    layer-wise learning-rate decay (BEiT's, ConvNeXt's and MAE's
+                             fine-tuning; 0: off): each weight's rate x layer_decay^(num_layers
+                             - depth), depth 0 the stem, one more per stage (a ViT's block),
+                             num_layers the classifier
+                             (`keras_backbones.training.optimizers.layer_depths`)
     schedule.name            "constant", "step" (x decay_rate at each of boundaries [epochs]),
                              "cosine" (to min_learning_rate), "poly" (to min_learning_rate as
                              (1 - progress)^power) or "plateau" (x decay_rate when `monitor`
                              has not improved for `patience` epochs)
     schedule.warmup_epochs   linear warmup from warmup_start x the rate (step and cosine)
     loss.aux_weight          weight of each auxiliary classifier's loss (outputs named aux*)
+    finetune.head_epochs     the first epochs train only the head, the layers after the last
+                             stage (the classifier, new where the classes differ), the
+                             backbone frozen with its BatchNorm in inference mode; the rest of
+                             `epochs` trains the whole network (0: off)
     ema.decay                exponential moving average of the weights, used for evaluation
                              and the exported weights (0: off)
     epochs, batch_size       batch_size is GLOBAL: each of R replicas gets batch_size / R
@@ -88,7 +101,7 @@ OPEN_SECTIONS = ("model.kwargs", "augment")
 def defaults():
     """The fields of every recipe, with neutral values (no regularization, no warmup)."""
     return ml_collections.ConfigDict({
-        "model": {"name": "", "kwargs": {}},
+        "model": {"name": "", "kwargs": {}, "weights": ""},
         "data": {
             "source": "digits", "path": "", "name": "", "train_split": "", "eval_split": "",
             "one_based_labels": False, "num_classes": 0, "class_names": (), "test_fraction": 0.25,
@@ -101,13 +114,14 @@ def defaults():
             "name": "sgd", "learning_rate": 0.1, "reference_batch_size": 0,
             "momentum": 0.9, "nesterov": False, "rho": 0.9, "beta_1": 0.9, "beta_2": 0.999,
             "epsilon": 1e-8, "weight_decay": 0.0, "decay_norms_and_biases": True,
-            "no_decay_names": (), "clipnorm": 0.0,
+            "no_decay_names": (), "clipnorm": 0.0, "layer_decay": 0.0,
         },
         "schedule": {
             "name": "constant", "warmup_epochs": 0.0, "warmup_start": 0.0,
             "boundaries": (), "decay_rate": 0.1, "min_learning_rate": 0.0, "power": 1.0,
             "monitor": "val_loss", "patience": 5,
         },
+        "finetune": {"head_epochs": 0},
         "loss": {"aux_weight": 0.3},
         "ema": {"decay": 0.0},
         "epochs": 1,
@@ -345,6 +359,17 @@ def _invalid_values(config):
          f"got {get('schedule.warmup_start')!r}")
     need(_number(get("schedule.decay_rate")) and 0 < get("schedule.decay_rate") <= 1,
          f"schedule.decay_rate must be in (0, 1]; got {get('schedule.decay_rate')!r}")
+    layer_decay = get("optimizer.layer_decay")
+    need(layer_decay is None or _number(layer_decay) and 0 <= layer_decay <= 1,
+         f"optimizer.layer_decay must be 0 (off) or in (0, 1] (0.65-0.8 in MAE's and "
+         f"ConvNeXt's fine-tuning); got {layer_decay!r}")
+    head_epochs, epochs = get("finetune.head_epochs"), get("epochs")
+    need(_is_int(head_epochs) and 0 <= head_epochs <= (epochs if _is_int(epochs) else 0),
+         f"finetune.head_epochs must be an integer from 0 to epochs ({epochs!r}); "
+         f"got {head_epochs!r}")
+    need(get("model.weights") is None or isinstance(get("model.weights"), str),
+         f"model.weights must be '' (random initialization), 'imagenet', 'SOURCE:TAG', a URL or "
+         f"a path; got {get('model.weights')!r}")
     need(_number(get("data.test_fraction")) and 0 < get("data.test_fraction") < 1,
          f"data.test_fraction must be in (0, 1); got {get('data.test_fraction')!r}")
     boundaries = get("schedule.boundaries")

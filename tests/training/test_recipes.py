@@ -130,15 +130,16 @@ def _switches(section):
 def training_path(config):
     """What decides the code one training step runs: the data source, the augmentations
     switched on, the optimizer and schedule kinds and their switches (Nesterov, warmup,
-    clipping, which weights decay), EMA, hidden-state mixing, the precision, XLA. Recipes that
-    differ only in their model and in numbers run the same code."""
+    clipping, which weights decay, layer-wise rate decay), EMA, hidden-state mixing, the
+    precision, XLA, fine-tuning's head epochs. Recipes that differ only in their model and in
+    numbers run the same code."""
     optimizer = _switches(config.optimizer)
     return (config.data.source, tuple(sorted(_switches(config.augment).items())),
             config.optimizer.name, optimizer["nesterov"], optimizer["clipnorm"],
             optimizer["weight_decay"], optimizer["decay_norms_and_biases"],
-            optimizer["no_decay_names"], config.schedule.name, bool(config.schedule.warmup_epochs),
-            bool(config.ema.decay), config.mixing.method, config.mixed_precision,
-            config.jit_compile)
+            optimizer["no_decay_names"], optimizer["layer_decay"], config.schedule.name,
+            bool(config.schedule.warmup_epochs), bool(config.ema.decay), config.mixing.method,
+            config.mixed_precision, config.jit_compile, bool(config.finetune.head_epochs))
 
 
 def _first_of_each_path():
@@ -162,8 +163,11 @@ def test_paths_tell_recipes_apart():
 
 
 def _tiny_model_config(config, name, data_path):
-    """The recipe at a tiny size: its smaller sibling model, 4 synthetic ImageNet-format records."""
+    """The recipe at a tiny size: its smaller sibling model, 4 synthetic ImageNet-format
+    records; a fine-tuning recipe from random initialization (tests/training/test_finetune.py
+    trains it from a checkpoint)."""
     config.model.name = SMALLER.get(config.model.name, config.model.name)
+    config.model.weights = ""
     if config.data.source != "digits":
         classes = config.data.num_classes or 10
         config.data.update(source="tfrecords", path=str(data_path), one_based_labels=True,
@@ -209,6 +213,7 @@ def test_one_step_of_each_training_path(name, synthetic_imagenet, tmp_path):
     assert config.model.name in registry.list_models(), f"{name}.py trains an unknown model"
     config = _tiny_model_config(config, name, synthetic_imagenet)
     config.update(epochs=1, steps_per_epoch=1, eval_steps=1, batch_size=4, eval_batch_size=4)
+    config.finetune.head_epochs = min(config.finetune.head_epochs, 1)  # the step trains the head
     clear_session()
     result = loop.train(config, str(tmp_path), verbose=0)
     clear_session()
