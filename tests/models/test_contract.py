@@ -130,9 +130,16 @@ def test_features_only_strides(name):
 # Every family converts to float32 and to full int8 (the artifacts users ship); float16 and
 # dynamic-range quantization change how weights are stored, not which ops a family uses, and
 # are checked on support.WEIGHT_STORAGE_CASES, which hold every kind of weighted layer.
+# Two families are built of exactly the layers of a smaller one (the same Inception layout
+# engine and blocks): their conversion, 190 s of CI's CPU, is an extended check.
+SAME_OPS_AS = {"inception_v4": "inception_v3", "inception_resnet_v2": "inception_resnet_v1"}
+
+
 @pytest.mark.skipif(LEGACY_KERAS, reason="TFLite conversion of the families is checked under Keras 3")
-@pytest.mark.parametrize("name", [pytest.param(n, marks=support.conversion_marks(n))
-                                  for n in REPRESENTATIVES])
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=[*support.conversion_marks(n),
+                           *([pytest.mark.extended] if n in SAME_OPS_AS else [])])
+    for n in REPRESENTATIVES])
 def test_tflite_builtins_float_and_int8(name):
     shape = support.small_shape(name)
     model = registry.create_model(name, input_shape=shape, **support.conversion_options(name))
