@@ -89,6 +89,8 @@ def _problems(variant, entries):
             bad(f"mean {entry['mean']}, std {entry['std']}")
         if entry["channel_order"] not in ("RGB", "BGR"):
             bad(f"channel_order {entry['channel_order']!r}")
+        if entry.get("crop_mode", "center") not in ("center", "squash"):
+            bad(f"crop_mode {entry['crop_mode']!r}")
         for key in ("top1", "top5"):
             value = entry[key]
             if value is not None and not (0 < value <= 100 and math.isfinite(value)):

@@ -206,7 +206,10 @@ TORCHVISION = ["ResNet50_Weights.IMAGENET1K_V1", "ResNet50_Weights.IMAGENET1K_V2
 TIMM = ["convnext_nano", "vit_tiny_patch16_224", "dpn68", "resnest14d"]
 # a non-square input: timm's ResizeKeepRatio
 TIMM_CONFIGS = {"non_square": {"input_size": (3, 160, 192), "crop_pct": 0.875,
-                               "interpolation": "bicubic"}}
+                               "interpolation": "bicubic"},
+                # the ConvNeXt ..._384 checkpoints': both sides resized, the aspect not kept
+                "squash": {"input_size": (3, 384, 384), "crop_pct": 1.0,
+                           "interpolation": "bicubic", "crop_mode": "squash"}}
 # The registered variants whose registry preprocessing is the reference's default.
 REGISTERED = {"resnet50": "ResNet50_Weights.IMAGENET1K_V1", "inception_v3": "inception_v3_input",
               **{name: name for name in TIMM}}
@@ -291,6 +294,16 @@ def test_another_input_size_keeps_the_aspect_as_timm_does(photographs, reference
     for index, path in enumerate(photographs):
         pixels = images.load_image(path, entry, size=(160, 192))
         assert_same_input(images.preprocess_input(pixels, entry), arrays[f"non_square/{index}"])
+
+
+@against_the_references
+def test_timms_squash_crop_mode_resizes_both_sides(photographs, reference):
+    arrays, _, _ = reference
+    entry = checkpoint(input_size=(384, 384), resize_size=384, crop_pct=1.0,
+                       interpolation="bicubic", crop_mode="squash")
+    for index, path in enumerate(photographs):
+        assert_same_input(images.preprocess_input(images.load_image(path, entry), entry),
+                          arrays[f"squash/{index}"])
 
 
 # --- predict with a published checkpoint --------------------------------------------------------

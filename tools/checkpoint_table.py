@@ -94,7 +94,8 @@ _CADENE_ORIGIN = {
 _IMAGENET = {"input_size": [224, 224], "resize_size": 256, "crop_pct": 0.875,
              "interpolation": "bilinear", "mean": [0.485, 0.456, 0.406],
              "std": [0.229, 0.224, 0.225], "classes": 1000, "license": "mit", "top5": None,
-             "eval_size": 224, "file_format": "pth", "channel_order": "RGB"}
+             "eval_size": 224, "file_format": "pth", "channel_order": "RGB",
+             "crop_mode": "center"}
 OFFICIAL = {
     **{variant: {**_IMAGENET, "source": HARDNET, "url": f"https://ping-chao.com/hardnet/{file}",
                  "top1": top1, "origin": _HARDNET_ORIGIN}
@@ -108,7 +109,7 @@ OFFICIAL = {
         **_IMAGENET, "source": CADENE,
         "url": "http://data.lip6.fr/cadene/pretrainedmodels/bn_inception-52deb4733.pth",
         "mean": [128 / 255, 117 / 255, 104 / 255], "std": [1 / 255] * 3, "top1": 73.522,
-        "top5": 91.56, "license": "bsd-3-clause", "channel_order": "BGR",
+        "top5": 91.56, "license": "bsd-3-clause", "channel_order": "BGR", "crop_mode": "center",
         "origin": _CADENE_ORIGIN},
 }
 
@@ -248,6 +249,7 @@ def torchvision_entries(spec, left_out):
                 "converter": f"the {spec.family} family's CHECKPOINTS[{converter!r}]",
             },
             "drop": _drop(spec, ("torchvision", name)), "channel_order": "RGB",
+            "crop_mode": "center",
             "file_size": None,
         })
     return entries
@@ -298,6 +300,10 @@ def _timm_file(cfg):
             "url (no hf_hub_id)" + ("; sha256: the prefix in its name" if match else ""))
 
 
+# timm's eval crop modes that Checkpoint.crop_mode (and load_image) know.
+CROP_MODES = ("center", "squash")
+
+
 def timm_entries(spec, model, results, left_out):
     import timm
 
@@ -314,9 +320,10 @@ def timm_entries(spec, model, results, left_out):
         row = results.get(name)
         preprocessing = f"{where}: input_size, crop_pct, interpolation, mean, std; " \
                         "resize_size = floor(input_size / crop_pct)"
-        if cfg.crop_mode != "center":
-            preprocessing += (f"; crop_mode {cfg.crop_mode!r}: timm resizes both sides to "
-                              "resize_size, ignoring the aspect ratio")
+        if cfg.crop_mode not in CROP_MODES:
+            raise ValueError(f"{name}: crop_mode {cfg.crop_mode!r}; the table knows "
+                             f"{', '.join(CROP_MODES)}.")
+        preprocessing += f"; crop_mode {cfg.crop_mode!r}"
         key = ("timm", name)
         entries.append({
             "source": "timm", "tag": cfg.tag,
@@ -325,7 +332,7 @@ def timm_entries(spec, model, results, left_out):
             "converter": "timm", "classes": cfg.num_classes,
             "input_size": [height, width], "resize_size": math.floor(height / cfg.crop_pct),
             "crop_pct": cfg.crop_pct, "interpolation": cfg.interpolation,
-            "mean": list(cfg.mean), "std": list(cfg.std),
+            "mean": list(cfg.mean), "std": list(cfg.std), "crop_mode": cfg.crop_mode,
             "top1": float(row["top1"]) if row else None,
             "top5": float(row["top5"]) if row else None,
             "eval_size": int(row["img_size"]) if row else None,

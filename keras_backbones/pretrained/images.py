@@ -37,7 +37,8 @@ INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming")
 class EvalTransform:
     """An evaluation transform: resize to `resize` (equal sides: the shorter side to that
     length, torchvision's Resize(int); else the aspect kept, the side nearer its target
-    matched, timm's ResizeKeepRatio), center-crop `size`, normalize by `mean` and `std`."""
+    matched, timm's ResizeKeepRatio; squash: both sides to `resize`, the aspect not kept, as
+    timm's crop_mode "squash"), center-crop `size`, normalize by `mean` and `std`."""
 
     size: Tuple[int, int]
     resize: Tuple[int, int]
@@ -45,6 +46,7 @@ class EvalTransform:
     mean: Tuple[float, ...]
     std: Tuple[float, ...]
     channels: int
+    squash: bool = False
 
 
 def eval_transform(preprocessing, size=None, channels=None) -> EvalTransform:
@@ -83,8 +85,9 @@ def eval_transform(preprocessing, size=None, channels=None) -> EvalTransform:
     if channels is None:
         input_size = tuple(preprocessing.input_size)
         channels = input_size[2] if len(input_size) == 3 else len(mean)
+    squash = getattr(preprocessing, "crop_mode", "center") == "squash"
     return EvalTransform(size=size, resize=resize, interpolation=interpolation, mean=mean,
-                         std=std, channels=int(channels))
+                         std=std, channels=int(channels), squash=squash)
 
 
 def _of_variant(name):
@@ -135,7 +138,9 @@ def _resize(picture, transform):
 
     width, height = picture.size
     target_height, target_width = transform.resize
-    if target_height == target_width:
+    if transform.squash:
+        new_height, new_width = target_height, target_width
+    elif target_height == target_width:
         short, long = (width, height) if width <= height else (height, width)
         new_short, new_long = target_height, int(target_height * long / short)
         new_width, new_height = (new_short, new_long) if width <= height else (new_long,

@@ -35,6 +35,8 @@ class Checkpoint:
         side to resize_size, center-crop input_size, scale to [0, 1], normalize).
     channel_order: "RGB", or "BGR" for a file trained on BGR images (the stem's input
         channels are reversed at conversion, so the model always takes RGB).
+    crop_mode: "center" (the shorter side resized, the aspect kept), or timm's "squash" (both
+        sides resized to resize_size, the aspect not kept), before the center crop.
     top1, top5, eval_size: the published ImageNet accuracy (%) and the size it was measured at.
     file_size: bytes, where published.
     license: of the weights, as their source states it.
@@ -63,6 +65,7 @@ class Checkpoint:
     origin: Mapping[str, str]
     drop: Tuple[str, ...] = ()
     channel_order: str = "RGB"
+    crop_mode: str = "center"
     file_size: Optional[int] = None
 
     @property
