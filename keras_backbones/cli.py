@@ -93,6 +93,7 @@ def info(args):
                        + (f" (paper: {info['paper_params']:,})" if info["paper_params"] else "")),
         ("MACs", f"{info['macs']:,} ({2 * info['macs'] / 1e9:.3f} GFLOPs)"),
         ("defaults", ", ".join(f"{k}={v!r}" for k, v in info["default_kwargs"].items()) or "-"),
+        ("weights", _weights_line(info)),
     ]
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
@@ -100,6 +101,18 @@ def info(args):
     if args.summary:
         print()
         registry.create_model(args.name).summary()
+
+
+def _weights_line(info):
+    """The default published checkpoint and how many there are, or why there are none."""
+    published = info["checkpoints"]
+    if not published:
+        return f"none published ({info['without_checkpoints'] or 'none listed'})"
+    default = published[0]
+    accuracy = (f", {default['top1']}% top-1 at {default['eval_size']}"
+                if default["top1"] is not None else "")
+    return (f"imagenet = {default['source']}:{default['tag']}{accuracy}; "
+            f"{len(published)} published (keras-backbones weights {info['name']})")
 
 
 def convert(args):

@@ -12,9 +12,9 @@ zeros), NaN or inf; float16, bfloat16 and float64 tensors load, cast to the weig
 Reference checkpoints (torchvision, timm, official repositories) are state dicts, read from
 `.safetensors` with safetensors' NumPy API or from `.pth`/`.pt`/`.bin` with `torch_pickle`
 (no torch needed for either). Each family module holds a `CHECKPOINTS` table,
-{source: CheckpointMap}, that names its Keras layers in the reference's terms; the tensors then convert by layer type (conv OIHW
--> HWIO, depthwise -> HWCM, linear transposed, BatchNorm's four tensors) with the same
-all-or-nothing checks as the portable format.
+{source: CheckpointMap}, that names its Keras layers in the reference's terms; the tensors
+then convert by layer type (conv OIHW -> HWIO, depthwise -> HWCM, linear transposed,
+BatchNorm's four tensors) with the same all-or-nothing checks as the portable format.
 
 Weights files are written through `keras_backbones.files` (whole or not at all).
 """
