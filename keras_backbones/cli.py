@@ -174,9 +174,9 @@ def published_weights(args):
     def number(value, unit=""):
         return "-" if value is None else f"{value:.2f}{unit}"
 
-    sizes = any(checkpoint.file_size for checkpoint in published)  # a column where known
+    sizes = any(checkpoint.file_size_mib for checkpoint in published)  # a column where known
     rows = [("", "checkpoint", "top-1", "top-5", "@", "classes", "input", "resize", "crop_pct",
-             "interpolation", "license", *(("MB",) if sizes else ()), "url")]
+             "interpolation", "license", *(("MiB",) if sizes else ()), "url")]
     for checkpoint in published:
         rows.append(("*" if checkpoint.default else "", checkpoint.name, number(checkpoint.top1),
                      number(checkpoint.top5), str(checkpoint.eval_size or "-"),
@@ -184,10 +184,9 @@ def published_weights(args):
                      str(checkpoint.resize_size), f"{checkpoint.crop_pct:.4g}",
                      checkpoint.interpolation + (" BGR" if checkpoint.channel_order == "BGR"
                                                  else ""), checkpoint.license,
-                     *((number(checkpoint.file_size and checkpoint.file_size / 2 ** 20),)
-                       if sizes else ()), checkpoint.url))
+                     *((number(checkpoint.file_size_mib),) if sizes else ()), checkpoint.url))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    numeric = {"top-1", "top-5", "@", "classes", "MB"}
+    numeric = {"top-1", "top-5", "@", "classes", "MiB"}
     print(f"{args.name}: {len(published)} published checkpoint"
           f"{'s' if len(published) > 1 else ''} (* the default: --weights imagenet)")
     for row in rows:

@@ -495,7 +495,7 @@ def test_predict_errors_are_one_line_each(digits_run, tmp_path):
 def test_weights_lists_the_published_checkpoints(monkeypatch):
     entries = (checkpoint(tag="IMAGENET1K_V2", resize_size=232, crop_pct=0.965, top1=80.858,
                           top5=95.434, eval_size=224, license="BSD-3-Clause",
-                          file_size=102_530_333),
+                          file_size_mib=97.781),
                checkpoint(source="timm", tag="a1_in1k", default=False, resize_size=235,
                           crop_pct=0.95, interpolation="bicubic", top1=81.22, top5=None,
                           eval_size=288, license="apache-2.0",
@@ -509,7 +509,7 @@ def test_weights_lists_the_published_checkpoints(monkeypatch):
     assert lines[0] == "resnet50: 2 published checkpoints (* the default: --weights imagenet)"
     header, default, other = lines[1:]
     assert header.split() == ["checkpoint", "top-1", "top-5", "@", "classes", "input", "resize",
-                              "crop_pct", "interpolation", "license", "MB", "url"]
+                              "crop_pct", "interpolation", "license", "MiB", "url"]
     assert default.split() == ["*", "torchvision:IMAGENET1K_V2", "80.86", "95.43", "224", "1000",
                                "224x224", "232", "0.965", "bilinear", "BSD-3-Clause", "97.78",
                                entries[0].url]

@@ -12,7 +12,7 @@ facts typed in below (`OFFICIAL`, `WITHOUT`), each with the file it was read fro
 - torchvision (variants it references): `get_model_weights(name)`, each member measured on
   ImageNet-1K: its url, the sha256 prefix torch.hub checks (the file name's `-<hex>.`),
   `meta["_metrics"]["ImageNet-1K"]`, `len(meta["categories"])` and `transforms()` (measured at
-  its crop size). `meta["_file_size"]` is in MB, not bytes: file_size stays None.
+  its crop size). `meta["_file_size"]`: file_size_mib (MiB, as published).
 - timm (variants it references, and torchvision-referenced variants of a family that reads
   timm, where timm has a model of the same name): `list_pretrained(model + ".*")` and each
   tag's pretrained cfg. timm downloads `model.safetensors` from the cfg's hf_hub_id first
@@ -250,7 +250,7 @@ def torchvision_entries(spec, left_out):
             },
             "drop": _drop(spec, ("torchvision", name)), "channel_order": "RGB",
             "crop_mode": "center",
-            "file_size": None,
+            "file_size_mib": weights.meta.get("_file_size"),
         })
     return entries
 
@@ -349,7 +349,7 @@ def timm_entries(spec, model, results, left_out):
                     f"; {spec.name}'s reference is torchvision"),
                 "converter": f"the {spec.family} family's CHECKPOINTS['timm']",
             },
-            "drop": _drop(spec, key), "channel_order": "RGB", "file_size": None,
+            "drop": _drop(spec, key), "channel_order": "RGB", "file_size_mib": None,
         })
     return entries
 
@@ -365,7 +365,7 @@ def official_entries(spec):
     filename = fields["url"].rsplit("/", 1)[1]
     match = re.search(r"-([a-f0-9]+)\.", filename)
     return [{**fields, "tag": filename, "default": True, "sha256": match and match.group(1),
-             "converter": fields["source"], "drop": [], "file_size": None}]
+             "converter": fields["source"], "drop": [], "file_size_mib": None}]
 
 
 # --- the table -----------------------------------------------------------------------------

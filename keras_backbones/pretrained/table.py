@@ -38,7 +38,7 @@ class Checkpoint:
     crop_mode: "center" (the shorter side resized, the aspect kept), or timm's "squash" (both
         sides resized to resize_size, the aspect not kept), before the center crop.
     top1, top5, eval_size: the published ImageNet accuracy (%) and the size it was measured at.
-    file_size: bytes, where published.
+    file_size_mib: the file's size in MiB, where its source publishes it (torchvision).
     license: of the weights, as their source states it.
     origin: where these facts were read ({field group: source}).
     """
@@ -66,7 +66,7 @@ class Checkpoint:
     drop: Tuple[str, ...] = ()
     channel_order: str = "RGB"
     crop_mode: str = "center"
-    file_size: Optional[int] = None
+    file_size_mib: Optional[float] = None
 
     @property
     def name(self):
