@@ -11,11 +11,13 @@ import importlib.util
 __version__ = "0.1.0"
 
 _REGISTRY_FUNCTIONS = ("create_model", "list_models", "model_info")
-# Images in and labels out, as the published checkpoints' references do (no TensorFlow).
-_IMAGE_FUNCTIONS = {"decode_predictions": "keras_backbones.pretrained.imagenet",
-                    "load_image": "keras_backbones.pretrained.images",
-                    "preprocess_input": "keras_backbones.pretrained.images",
-                    "predict": "keras_backbones.pretrained.predict"}
+# Images in and labels out, as the published checkpoints' references do; a model folded for
+# inference.
+_FUNCTIONS = {"decode_predictions": "keras_backbones.pretrained.imagenet",
+              "load_image": "keras_backbones.pretrained.images",
+              "preprocess_input": "keras_backbones.pretrained.images",
+              "predict": "keras_backbones.pretrained.predict",
+              "fuse": "keras_backbones.fusion"}
 
 
 def __getattr__(name):
@@ -27,8 +29,8 @@ def __getattr__(name):
     `import keras_backbones.layers` as a first import). A submodule is the import system's."""
     if name in _REGISTRY_FUNCTIONS:
         return getattr(importlib.import_module("keras_backbones.registry"), name)
-    if name in _IMAGE_FUNCTIONS:
-        return getattr(importlib.import_module(_IMAGE_FUNCTIONS[name]), name)
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(_FUNCTIONS[name]), name)
     if name.isidentifier() and not name.startswith("_") and not _is_submodule(name):
         models = importlib.import_module("keras_backbones.models")
         if name in models.__all__ or name in models.RENAMED:
@@ -42,4 +44,4 @@ def _is_submodule(name):
 
 def __dir__():
     models = importlib.import_module("keras_backbones.models")
-    return sorted([*globals(), *_REGISTRY_FUNCTIONS, *_IMAGE_FUNCTIONS, *models.__all__])
+    return sorted([*globals(), *_REGISTRY_FUNCTIONS, *_FUNCTIONS, *models.__all__])

@@ -190,6 +190,30 @@ def redraw_kernels(model, seed=0):
     return model
 
 
+def randomize_batch_norms(model, seed=0):
+    """Every BatchNormalization, inside block layers too, given random statistics and affine
+    parameters: at their defaults (mean 0, variance 1, gamma 1, beta 0) a BatchNormalization is
+    nearly the identity, and a check that drops or misplaces one passes anyway."""
+    rng = np.random.default_rng(seed)
+    for norm in batch_norms(model):
+        channels = int(norm.moving_mean.shape[0])
+        values = {"gamma": rng.uniform(0.5, 1.5, channels), "beta": rng.normal(0.0, 0.2, channels),
+                  "moving_mean": rng.normal(0.0, 0.2, channels),
+                  "moving_variance": rng.uniform(0.5, 1.5, channels)}
+        for name, value in values.items():
+            if getattr(norm, name, None) is not None:
+                getattr(norm, name).assign(value.astype(np.float32))
+    return model
+
+
+def batch_norms(model):
+    """The model's built BatchNormalization layers, those held by block layers included."""
+    from keras_backbones.backend import keras
+
+    return [part for layer in _all_layers(model) for part in [layer, *vars(layer).values()]
+            if isinstance(part, keras.layers.BatchNormalization) and part.built]
+
+
 def signal_carrying_layer_scales(model):
     """Sets to 1 every LayerScale that does not feed a residual sum. For the int8 checks: timm
     starts MobileNetV4's hybrids at 1e-5 on every block, the strided ones (no residual) too,

@@ -16,6 +16,7 @@ ALLOWED = {
     "initializers": {"backend"},
     "stats": {"backend"},
     "layers": {"backend", "initializers"},
+    "fusion": {"backend", "layers"},  # BatchNormalization folded for inference: any Keras model
     # registry, weights, pretrained and models form one tier: the registry imports the models
     # to register them (on first use), the models register themselves, name their checkpoints
     # and load their published weights (pretrained: the table, downloads, conversion).
@@ -26,11 +27,13 @@ ALLOWED = {
     "models": {"backend", "initializers", "layers", "pretrained", "registry", "weights"},
     "data": {"backend", "registry"},
     "training": {"backend", "data", "files", "layers", "registry", "weights"},
-    "export": {"backend", "data", "files", "layers", "pretrained", "registry", "training.recipe",
-               "weights"},
+    "export": {"backend", "data", "files", "fusion", "layers", "pretrained", "registry",
+               "training.recipe", "weights"},
     "parity": {"backend", "parity_references", "registry", "weights"},
     "parity_references": set(),  # the reference networks: torch only, never TensorFlow
-    "benchmark": {"backend", "export", "registry", "stats"},
+    "benchmark": {"backend", "export", "fusion", "peers", "registry", "stats"},
+    # the other runtimes a user could pick (PyTorch in a child process, onnxruntime)
+    "peers": {"backend", "export", "fusion", "parity", "parity_references", "registry"},
     "cli": {"backend", "benchmark", "data", "export", "parity", "pretrained", "registry",
             "training", "weights"},
     "__init__": {"registry", "models", "pretrained"},

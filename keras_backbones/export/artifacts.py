@@ -18,7 +18,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from keras_backbones import files
+from keras_backbones import files, fusion
 from keras_backbones.export import tflite
 
 FORMATS = ("savedmodel", "tflite", "onnx")
@@ -118,18 +118,19 @@ def onnx_difference(model, content, images):
     return float(np.abs(got - expected).max()), 1e-4 * max(1.0, float(np.abs(expected).max()))
 
 
-def write_onnx(deployable, path):
-    """Converts with tf2onnx, checks the file in onnxruntime against the Keras model on random
-    images (max |diff| <= 1e-4 x max(1, |output|), else nothing is written), and writes it and
-    its sidecar. Returns (path, max |diff|)."""
-    content = onnx_bytes(deployable.model)
+def write_onnx(deployable, path, *, fuse=True):
+    """Converts with tf2onnx (the model with its BatchNormalizations folded, `fuse`), checks the
+    file in onnxruntime against the Keras model as it was given on random images (max |diff| <=
+    1e-4 x max(1, |output|), else nothing is written), and writes it and its sidecar. Returns
+    (path, max |diff|)."""
+    content = onnx_bytes(fusion.fuse(deployable.model) if fuse else deployable.model)
     images = np.random.default_rng(0).normal(size=(4, *deployable.input_shape)).astype(np.float32)
     difference, tolerance = onnx_difference(deployable.model, content, images)
     if not difference <= tolerance:
         raise ValueError(f"The ONNX model's outputs differ from the Keras model's by "
                          f"{difference:.3g} (> {tolerance:.3g}): not written.")
     files.write_bytes(path, content)
-    write_sidecar(path, deployable, format="onnx", opset=ONNX_OPSET)
+    write_sidecar(path, deployable, format="onnx", opset=ONNX_OPSET, fused=fuse)
     return path, difference
 
 

@@ -52,6 +52,10 @@ def add_export_arguments(parser):
     parser.add_argument("--int8_io", action="boolean", default=False,
                         help="--quantize int8: int8 input and output tensors (default float32, "
                         "quantized inside)")
+    parser.add_argument("--fuse", action="boolean", default=True,
+                        help="--format savedmodel, onnx: fold the BatchNormalizations into the "
+                        "layers before them (keras_backbones.fuse: the same outputs, faster); "
+                        "--nofuse exports the model as it is")
     parser.add_argument("--version", type=int, help="--format savedmodel: the version "
                         "directory (default: the next one)")
     parser.add_argument("--overwrite", action="boolean", default=False,
@@ -124,7 +128,8 @@ def export(args):
         from keras_backbones.export import savedmodel
 
         path = savedmodel.export(item, args.base_dir, version=args.version,
-                                 overwrite=args.overwrite, top_k=args.top_k, **limits)
+                                 overwrite=args.overwrite, top_k=args.top_k, fuse=args.fuse,
+                                 **limits)
         print(f"Wrote {path} (signatures {savedmodel.IMAGES_SIGNATURE}, "
               f"{savedmodel.ENCODED_SIGNATURE}; warmup requests) and "
               f"{os.path.join(args.base_dir, savedmodel.MODELS_CONFIG)}.")
@@ -137,7 +142,7 @@ def export(args):
         print(f"Wrote {path} ({os.path.getsize(path):,} bytes) and {path}.json.")
     else:
         path = args.out or artifacts.default_path(item, "onnx")
-        _, difference = artifacts.write_onnx(item, path)
+        _, difference = artifacts.write_onnx(item, path, fuse=args.fuse)
         print(f"Wrote {path} ({os.path.getsize(path):,} bytes; onnxruntime agrees with Keras "
               f"to {difference:.2g}) and {path}.json.")
 

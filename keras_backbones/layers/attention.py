@@ -13,6 +13,7 @@ from keras_backbones import initializers
 from keras_backbones.backend import keras, register_serializable
 from keras_backbones.layers import activations
 from keras_backbones.layers.helpers import build_sublayer, make_divisible, serialize_initializer
+from keras_backbones.layers.normalization import fold_batch_norm
 
 
 class _Attention(keras.layers.Layer):
@@ -153,14 +154,17 @@ class CBAM(_Attention):
     `spatial_bn` (BatchNorm, eps 1e-5, PyTorch momentum 0.01) -> sigmoid -> x * gate.
 
     Initialized as the official ResidualNet: fc kernels PyTorch's default, every bias zero, the
-    spatial conv He normal (fan_out), and the spatial BatchNorm's gamma zero."""
+    spatial conv He normal (fan_out), and the spatial BatchNorm's gamma zero.
+    folded: spatial_bn folded into spatial_conv (which gains a bias), for inference (`fused`,
+    which `keras_backbones.fuse` calls)."""
 
-    def __init__(self, reduction=16, kernel_size=7, **kwargs):
+    def __init__(self, reduction=16, kernel_size=7, folded=False, **kwargs):
         super().__init__(**kwargs)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"CBAM: `kernel_size` must be odd; got {kernel_size}.")
         self.reduction = int(reduction)
         self.kernel_size = int(kernel_size)
+        self.folded = bool(folded)
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
@@ -179,15 +183,26 @@ class CBAM(_Attention):
             bias_initializer="zeros", dtype=self.dtype_policy, name="fc2")
         build_sublayer(self.fc2, (None, hidden))
         self.spatial_conv = keras.layers.Conv2D(
-            filters=1, kernel_size=self.kernel_size, padding="same", use_bias=False,
+            filters=1, kernel_size=self.kernel_size, padding="same", use_bias=self.folded,
             kernel_initializer=initializers.get(initializers.HE_NORMAL_FAN_OUT),
             dtype=self.dtype_policy, name="spatial_conv")
         build_sublayer(self.spatial_conv, (None, None, None, 2))
-        self.spatial_bn = keras.layers.BatchNormalization(
-            axis=-1, epsilon=1e-5, momentum=0.99, gamma_initializer="zeros",
-            dtype=self.dtype_policy, name="spatial_bn")
-        build_sublayer(self.spatial_bn, (None, None, None, 1))
+        self.spatial_bn = None
+        if not self.folded:
+            self.spatial_bn = keras.layers.BatchNormalization(
+                axis=-1, epsilon=1e-5, momentum=0.99, gamma_initializer="zeros",
+                dtype=self.dtype_policy, name="spatial_bn")
+            build_sublayer(self.spatial_bn, (None, None, None, 1))
         super().build(input_shape)
+
+    def fused(self):
+        """For `keras_backbones.fuse`: a copy with spatial_bn folded into spatial_conv (not
+        built), and {sublayer: its weights}."""
+        copy = type(self).from_config({**self.get_config(), "folded": True})
+        spatial = (self.spatial_conv.get_weights() if self.folded
+                   else fold_batch_norm(self.spatial_conv, self.spatial_bn))
+        return copy, {"fc1": self.fc1.get_weights(), "fc2": self.fc2.get_weights(),
+                      "spatial_conv": spatial}
 
     def _mlp(self, pooled):
         return self.fc2(tf.nn.relu(self.fc1(pooled)))
@@ -205,7 +220,10 @@ class CBAM(_Attention):
         mean_map = tf.reduce_mean(x, axis=-1, keepdims=True)
         spatial = (tf.nn.conv2d(max_map, kernel[:, :, :1], strides=1, padding="SAME")
                    + tf.nn.conv2d(mean_map, kernel[:, :, 1:], strides=1, padding="SAME"))
-        spatial = self.spatial_bn(spatial, training=training)
+        if self.folded:
+            spatial = spatial + tf.cast(self.spatial_conv.bias, spatial.dtype)
+        else:
+            spatial = self.spatial_bn(spatial, training=training)
         return x * tf.sigmoid(spatial)
 
     def macs(self, input_shape, output_shape):
@@ -216,4 +234,4 @@ class CBAM(_Attention):
 
     def get_config(self):
         return {**super().get_config(), "reduction": self.reduction,
-                "kernel_size": self.kernel_size}
+                "kernel_size": self.kernel_size, "folded": self.folded}

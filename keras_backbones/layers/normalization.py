@@ -1,4 +1,5 @@
-"""Local response normalization (Krizhevsky et al. 2012), for AlexNet and GoogLeNet."""
+"""Local response normalization (Krizhevsky et al. 2012), for AlexNet and GoogLeNet; and the
+per-channel scale-and-shift that an inference BatchNormalization is (`keras_backbones.fuse`)."""
 
 import math
 
@@ -56,3 +57,78 @@ class LocalResponseNormalization(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
                 "alpha": self.alpha, "beta": self.beta}
+
+
+def batch_norm_affine(batch_norm):
+    """(scale, shift), float64 NumPy vectors with batch_norm(x, training=False) = x * scale +
+    shift along its axis: scale = gamma / sqrt(moving_variance + epsilon), shift = beta -
+    moving_mean * scale (gamma 1 and beta 0 where the layer has none)."""
+    mean = np.asarray(batch_norm.moving_mean, np.float64)
+    variance = np.asarray(batch_norm.moving_variance, np.float64)
+    gamma = np.asarray(batch_norm.gamma, np.float64) if batch_norm.scale else 1.0
+    beta = np.asarray(batch_norm.beta, np.float64) if batch_norm.center else 0.0
+    scale = gamma / np.sqrt(variance + batch_norm.epsilon)
+    return scale, beta - mean * scale
+
+
+def fold_batch_norm(linear, batch_norm):
+    """The weights of `linear` (a convolution, depthwise or separable convolution, or Dense
+    layer, with no activation) once `batch_norm`, which normalizes its output, is folded in: its
+    kernel scaled per output channel and a bias b * scale + shift, in the get_weights order of
+    the same layer with use_bias=True."""
+    scale, shift = batch_norm_affine(batch_norm)
+    bias = np.asarray(linear.bias, np.float64) if linear.use_bias else np.zeros_like(scale)
+    bias = bias * scale + shift
+    if isinstance(linear, keras.layers.SeparableConv2D):
+        depthwise, pointwise = linear.get_weights()[:2]
+        return [depthwise, np.asarray(pointwise, np.float64) * scale, bias]
+    kernel = np.asarray(linear.get_weights()[0], np.float64)
+    if isinstance(linear, keras.layers.DepthwiseConv2D):  # (..., channels, multiplier)
+        return [kernel * scale.reshape(kernel.shape[-2:]), bias]
+    return [kernel * scale, bias]
+
+
+@register_serializable
+class ScaleShift(keras.layers.Layer):
+    """y = x * scale + shift per channel (the last axis): an inference BatchNormalization whose
+    statistics are folded in, where no linear layer before it can absorb them (after a
+    concatenation, an addition or an activation).
+
+    On 4-D inputs it runs as TensorFlow's fused batch norm with zero mean, unit variance and no
+    epsilon (the same arithmetic): one pass over the map, which oneDNN also merges with a
+    following ReLU and a preceding convolution, where a multiply and an add are two passes.
+    Inference only: it has no statistics to update."""
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        self.scale = self.add_weight(name="scale", shape=(channels,), initializer="ones",
+                                     trainable=False)
+        self.shift = self.add_weight(name="shift", shape=(channels,), initializer="zeros",
+                                     trainable=False)
+        super().build(input_shape)
+
+    def call(self, inputs, mask=None):  # mask: what a BatchNormalization's call was given
+        scale = tf.cast(self.scale, tf.float32)
+        shift = tf.cast(self.shift, tf.float32)
+        if inputs.shape.rank == 4:
+            outputs, *_ = tf.raw_ops.FusedBatchNormV3(
+                x=inputs, scale=scale, offset=shift, mean=tf.zeros_like(scale),
+                variance=tf.ones_like(scale), epsilon=0.0, is_training=False)
+            return outputs
+        return inputs * tf.cast(scale, inputs.dtype) + tf.cast(shift, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+@register_serializable
+class FoldedBatchNormalization(keras.layers.Layer):
+    """Where a BatchNormalization was, once `keras_backbones.fuse` folded it into the layer
+    before it: its input, unchanged (the layer keeps the name, and with it the model's output
+    names)."""
+
+    def call(self, inputs, mask=None):  # mask: what a BatchNormalization's call was given
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

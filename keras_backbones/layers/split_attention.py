@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras_backbones import initializers
 from keras_backbones.backend import keras, register_serializable
 from keras_backbones.layers.helpers import build_sublayer, make_divisible, serialize_initializer
+from keras_backbones.layers.normalization import fold_batch_norm
 
 
 def _sum(tensors):
@@ -37,11 +38,13 @@ class SplitAttention(keras.layers.Layer):
     filters: channels out (timm's out_channels; default: the input's). The attention width is
     `rd_channels * radix` if given, else make_divisible(C_in * radix * rd_ratio, rd_divisor,
     min_value=32). Sublayers, named as the reference's modules: conv, bn0, fc1, bn1, fc2.
-    Convolutions He normal (fan_out) as timm's ResNet init; fc biases PyTorch's default."""
+    Convolutions He normal (fan_out) as timm's ResNet init; fc biases PyTorch's default.
+    folded: bn0 and bn1 folded into conv (which gains a bias) and fc1, for inference (`fused`,
+    which `keras_backbones.fuse` calls)."""
 
     def __init__(self, filters=None, kernel_size=3, strides=1, dilation=1, groups=1, radix=2,
                  rd_ratio=0.25, rd_channels=None, rd_divisor=8, epsilon=1e-5, momentum=0.1,
-                 kernel_initializer=initializers.HE_NORMAL_FAN_OUT, **kwargs):
+                 kernel_initializer=initializers.HE_NORMAL_FAN_OUT, folded=False, **kwargs):
         super().__init__(**kwargs)
         if radix < 1 or groups < 1:
             raise ValueError(f"SplitAttention: `radix` and `groups` must be >= 1; got "
@@ -58,6 +61,7 @@ class SplitAttention(keras.layers.Layer):
         self.epsilon = float(epsilon)
         self.momentum = float(momentum)  # PyTorch's (Keras's is 1 - it)
         self.kernel_initializer = serialize_initializer(kernel_initializer)
+        self.folded = bool(folded)
 
     def attention_channels(self, in_channels):
         if self.rd_channels:
@@ -83,24 +87,41 @@ class SplitAttention(keras.layers.Layer):
         self.conv = keras.layers.Conv2D(
             filters=mid, kernel_size=self.kernel_size, strides=self.strides,
             padding="same" if same else "valid", dilation_rate=self.dilation,
-            groups=self.groups * self.radix, use_bias=False,
+            groups=self.groups * self.radix, use_bias=self.folded,
             kernel_initializer=initializers.get(self.kernel_initializer), dtype=self.dtype_policy,
             name="conv")
         build_sublayer(self.conv, (None, None, None, in_channels))
-        self.bn0 = self._norm("bn0")
-        build_sublayer(self.bn0, (None, None, None, mid))
+        self.bn0 = self._norm("bn0", (None, None, None, mid))
         self.fc1 = self._fc(attn, filters, "fc1")
         build_sublayer(self.fc1, (None, 1, 1, filters))
-        self.bn1 = self._norm("bn1")
-        build_sublayer(self.bn1, (None, 1, 1, attn))
+        self.bn1 = self._norm("bn1", (None, 1, 1, attn))
         self.fc2 = self._fc(mid, attn, "fc2")
         build_sublayer(self.fc2, (None, 1, 1, attn))
         super().build(input_shape)
 
-    def _norm(self, name):
-        return keras.layers.BatchNormalization(axis=-1, epsilon=self.epsilon,
+    def _norm(self, name, input_shape):
+        """A built BatchNormalization; None where it is folded into the layer before it."""
+        if self.folded:
+            return None
+        norm = keras.layers.BatchNormalization(axis=-1, epsilon=self.epsilon,
                                                momentum=1.0 - self.momentum,
                                                dtype=self.dtype_policy, name=name)
+        build_sublayer(norm, input_shape)
+        return norm
+
+    def fused(self):
+        """For `keras_backbones.fuse`: a copy with bn0 and bn1 folded into conv and fc1 (not
+        built), and {sublayer: its weights}."""
+        copy = type(self).from_config({**self.get_config(), "folded": True})
+        weights = {"fc2": self.fc2.get_weights()}
+        for linear, norm in (("conv", self.bn0), ("fc1", self.bn1)):
+            weights[linear] = (getattr(self, linear).get_weights() if norm is None
+                               else fold_batch_norm(getattr(self, linear), norm))
+        return copy, weights
+
+    @staticmethod
+    def _normalized(norm, x, training):
+        return x if norm is None else norm(x, training=training)
 
     def _fc(self, units, fan_in_channels, name):
         limit = 1.0 / (fan_in_channels // self.groups) ** 0.5  # nn.Conv2d's default bias
@@ -127,11 +148,11 @@ class SplitAttention(keras.layers.Layer):
         if not (self.strides == 1 and self.kernel_size % 2 == 1):
             pad = self._padding()
             x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-        x = tf.nn.relu(self.bn0(self.conv(x), training=training))
+        x = tf.nn.relu(self._normalized(self.bn0, self.conv(x), training))
         splits = tf.split(x, self.radix, axis=-1) if self.radix > 1 else [x]
         gap = _sum(splits)
         gap = tf.reduce_mean(gap, axis=[1, 2], keepdims=True)
-        gap = tf.nn.relu(self.bn1(self.fc1(gap), training=training))
+        gap = tf.nn.relu(self._normalized(self.bn1, self.fc1(gap), training))
         attention = self.radix_softmax(self.fc2(gap))
         if self.radix == 1:
             return x * attention
@@ -159,4 +180,5 @@ class SplitAttention(keras.layers.Layer):
                 "strides": self.strides, "dilation": self.dilation, "groups": self.groups,
                 "radix": self.radix, "rd_ratio": self.rd_ratio, "rd_channels": self.rd_channels,
                 "rd_divisor": self.rd_divisor, "epsilon": self.epsilon,
-                "momentum": self.momentum, "kernel_initializer": self.kernel_initializer}
+                "momentum": self.momentum, "kernel_initializer": self.kernel_initializer,
+                "folded": self.folded}

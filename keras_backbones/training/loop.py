@@ -423,6 +423,8 @@ def _trainer(config, strat, data):
 
 
 def _compile(trainer, optimizer, config):
+    if config.jit_compile:
+        backend.warn_if_xla_on_cpu("jit_compile")
     trainer.compile(optimizer=optimizer, jit_compile=bool(config.jit_compile),
                     steps_per_execution=config.steps_per_execution)
 

@@ -15,9 +15,10 @@ from keras_backbones import backend, stats
 from keras_backbones.backend import keras
 from keras_backbones.export import tflite
 from keras_backbones.layers import (
-    CBAM, ECA, AdaptiveAveragePooling2D, AveragePooling2D, ChannelShuffle, HardSigmoid, HardSwish,
-    LayerScale, LocalResponseNormalization, PaddedMaxPooling2D, ScaledTanh, SqueezeExcite,
-    StochasticDepth, helpers, make_divisible)
+    CBAM, ECA, AdaptiveAveragePooling2D, AveragePooling2D, ChannelShuffle,
+    FoldedBatchNormalization, HardSigmoid, HardSwish, LayerScale, LocalResponseNormalization,
+    PaddedMaxPooling2D, ScaledTanh, ScaleShift, SqueezeExcite, StochasticDepth, helpers,
+    make_divisible)
 
 # --- TFLite inspection ---------------------------------------------------------------------
 
@@ -156,6 +157,11 @@ CASES = {
     "layer_scale": Case(LayerScale, (5, 5, 8), lambda x, layer: x * layer.get_weights()[0]),
     "channel_shuffle": Case(lambda: ChannelShuffle(groups=3), (4, 5, 12), channel_shuffle_ref(3)),
     "lrn_alexnet": Case(LocalResponseNormalization, (5, 5, 16), lrn_ref),
+    "scale_shift": Case(ScaleShift, (5, 5, 8),  # a feature map: TensorFlow's fused batch norm
+                        lambda x, layer: x * layer.get_weights()[0] + layer.get_weights()[1]),
+    "scale_shift_vector": Case(ScaleShift, (8,),
+                               lambda x, layer: x * layer.get_weights()[0] + layer.get_weights()[1]),
+    "folded_batch_norm": Case(FoldedBatchNormalization, (5, 5, 8), lambda x, _: x),
     "lrn_strong": Case(
         lambda: LocalResponseNormalization(depth_radius=1, bias=1.0, alpha=0.5, beta=0.6),
         (5, 5, 16), lrn_ref, int8_tolerance=0.08),  # 8-bit LOG/EXP over d in [1, ~50]
