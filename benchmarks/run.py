@@ -1,17 +1,26 @@
 """The standard benchmark table: rewrites the measured part of benchmarks/RESULTS.md.
 
-    PYTHONPATH=. python benchmarks/run.py [--estimate] [--only PATTERN] [--repeats 10]
-        [--train-repeats 5] [--warmup 2] [--out benchmarks/RESULTS.md]
+    PYTHONPATH=. python benchmarks/run.py [--estimate] [--only PATTERN] [--tables T,...]
+        [--repeats 10] [--train-repeats 5] [--warmup 2] [--compile-budget 600]
+        [--out benchmarks/RESULTS.md]
 
 Every row is one `keras-backbones benchmark` measurement (keras_backbones/benchmark.py):
-- ours against keras.applications (COUNTERPARTS), inference and a training step at batch 16
-  and the model's input size, the two measured alternately;
+- ours fused (BatchNormalization folded, as export writes it) and unfused against
+  keras.applications, inference at batch 16 and 1, for the networks that are the same layer
+  for layer (FUSED);
+- ours fused against the same network in PyTorch (eager and torch.compile) and ours in
+  onnxruntime, at batch 1 and 16 (PEERS);
+- our SavedModel's requests/s, fused against unfused, at batch 1 and 16 (SERVED);
+- ours (as built) against keras.applications (COUNTERPARTS), inference and a training step at
+  batch 16 and the model's input size, the two measured alternately;
 - the utilization of the grouped and depthwise families (GROUPED) beside resnet50's;
 - float32 and full-int8 TFLite at batch 1 (TFLITE);
 - on a machine with a GPU, mixed-precision XLA training throughput (GPU_TRAINING).
 An entry whose model is not registered yet, or whose counterpart this Keras lacks, is skipped
-with a note: the table fills in as families land. The text between RESULTS.md's two markers
-is generated; everything outside them (the findings) is kept as written.
+with a note: the table fills in as families land (so are the PyTorch peers where torch is not
+installed). `--tables` measures only some of the tables (TABLES). The text between
+RESULTS.md's two markers is generated; everything outside them (the findings) is kept as
+written.
 
 Measure on a quiet machine. `--estimate` prints the rows and roughly how long they take, and
 measures nothing; the load average is recorded with the results.
@@ -22,18 +31,19 @@ import dataclasses
 import datetime
 import fnmatch
 import importlib.metadata
+import importlib.util
 import os
 import pathlib
 import platform
 import shlex
 import statistics
 import sys
-from typing import Optional
+from typing import Optional, Tuple
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from keras_backbones import benchmark, registry  # noqa: E402
+from keras_backbones import benchmark, peers, registry  # noqa: E402
 
 BEGIN = "<!-- BEGIN MEASURED: written by benchmarks/run.py; edit outside these markers -->"
 END = "<!-- END MEASURED -->"
@@ -82,6 +92,23 @@ COUNTERPARTS = {
                       "Normalization preprocessing and runs the depthwise 7x7 convs as grouped "
                       "Conv2D (ours: DepthwiseConv2D)"),
 }
+# Fused against keras.applications: the networks that are the same layer for layer (their
+# COUNTERPARTS entry), at these batches; the goal of the median fused / theirs ratio over the
+# depthwise (mobile) rows and over the others.
+FUSED = ["vgg16", "resnet50(variant='v1')", "inception_v3", "inception_resnet_v2", "xception",
+         "densenet121", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0",
+         "efficientnet_v2_s", "convnext_tiny"]
+FUSED_BATCHES = (16, 1)
+DEPTHWISE = ("mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0")
+DEPTHWISE_GOAL, OTHERS_GOAL = 1.25, 1.08
+# Ours fused against what else a user could run: every peer (keras_backbones.peers), goal >= 1.
+PEERS = ["resnet50", "mobilenet_v2", "efficientnet_b0", "convnext_tiny", "vit_small_patch16_224"]
+PEER_BATCHES = (1, 16)
+SERVED = ["resnet50", "mobilenet_v2"]
+SERVED_BATCHES = (1, 16)
+TABLES = ("fused", "peers", "served", "comparison", "grouped", "tflite", "gpu")
+PEAK_TABLES = ("comparison", "grouped", "tflite", "gpu")  # the tables that show utilization
+
 REFERENCE = "resnet50"  # a grouped/depthwise row under half its utilization is investigated
 GROUPED = ["resnext50_32x4d", "shufflenet_v2_x1_0", "ghostnet_100", "mobilenet_v1",
            "mobilenet_v2", "mobilenet_v3_large", "mnasnet1_0", "regnetx_016", "regnety_016"]
@@ -94,14 +121,17 @@ GPU_TRAINING = ["resnet50", "convnext_tiny"]
 GPU_BATCH = 128
 
 # For --estimate: every step at this share of the matmul peak (resnet50 and VGG16 reach it,
-# depthwise-heavy models less), plus building and tracing each model (tflite: two conversions).
+# depthwise-heavy models less), plus building and tracing each contender (tflite: two
+# conversions; serve: an export and a load; torch: starting its process and timing both memory
+# formats; torch.compile: that and inductor's compilation; onnxruntime: the conversion).
 ASSUMED_UTILIZATION = 0.7
-SETUP_SECONDS = {"infer": 10, "train": 30, "tflite": 45}
+SETUP_SECONDS = {"infer": 10, "train": 30, "tflite": 45, "serve": 15, "torch": 15,
+                 "torch.compile": 45, "onnxruntime": 20}
 
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    table: str  # "comparison", "grouped", "tflite" or "gpu"
+    table: str  # one of TABLES
     model: str  # as `keras-backbones benchmark` takes it
     mode: str = "infer"
     against: Optional[str] = None  # keras.applications name
@@ -109,15 +139,39 @@ class Row:
     batch: int = BATCH
     jit: bool = False
     precision: str = "float32"
+    fused: bool = False  # infer, serve: ours fused (the older tables: as built, as before)
+    unfused: bool = False  # and the unfused model beside it
+    peers: Tuple[str, ...] = ()
 
     def repeats(self, options):
         return options.train_repeats if self.mode == "train" else options.repeats
 
+    def setups(self):
+        """The SETUP_SECONDS key of each contender, ours first."""
+        ours = [self.mode] * (1 + (self.fused and self.unfused))
+        return ours + [self.mode] * bool(self.against) + list(self.peers)
 
-def plan(only="*", gpu=False):
+    def command(self):
+        """The `keras-backbones benchmark` command that measures the row."""
+        model = f'"{self.model}"' if "(" in self.model else self.model
+        flags = [f"--mode {self.mode}", f"--batch {self.batch}"]
+        flags += [f"--against keras.applications.{self.against}"] * bool(self.against)
+        flags += ["--nofuse"] * (self.mode in benchmark.INFERENCE_MODES and not self.fused)
+        flags += ["--unfused"] * self.unfused
+        flags += [f"--peers {','.join(self.peers)}"] * bool(self.peers)
+        flags += [f"--jit --precision {self.precision}"] * (self.table == "gpu")
+        return " ".join(["keras-backbones benchmark", model, *flags])
+
+
+def plan(only="*", gpu=False, tables=TABLES):
     """The rows to measure, and {model: why it is not measured} for the entries skipped."""
     registered = set(registry.list_models())
     skipped = {}
+    available = peers.PEERS
+    if "peers" in tables and importlib.util.find_spec("torch") is None:
+        available = tuple(p for p in available if p not in peers.TORCH_PEERS)
+        skipped[", ".join(peers.TORCH_PEERS)] = \
+            'PyTorch is not installed here: pip install -e ".[parity]"'
 
     def wanted(model, application=None):
         if not fnmatch.fnmatch(model, only):
@@ -133,14 +187,29 @@ def plan(only="*", gpu=False):
                 return False
         return True
 
-    rows = [Row("comparison", model, mode, application, difference)
-            for model, (application, difference) in COUNTERPARTS.items()
-            if wanted(model, application) for mode in ("infer", "train")]
-    compared = {row.model for row in rows}
-    rows += [Row("grouped", model) for model in [REFERENCE, *GROUPED]
-             if model not in compared and wanted(model)]
-    rows += [Row("tflite", model, "tflite", batch=1) for model in TFLITE if wanted(model)]
-    if gpu:
+    rows = []
+    if "fused" in tables:
+        rows += [Row("fused", model, against=COUNTERPARTS[model][0],
+                     difference=COUNTERPARTS[model][1], batch=batch, fused=True, unfused=True)
+                 for model in FUSED if wanted(model, COUNTERPARTS[model][0])
+                 for batch in FUSED_BATCHES]
+    if "peers" in tables:
+        rows += [Row("peers", model, batch=batch, fused=True, peers=available)
+                 for model in PEERS if wanted(model) for batch in PEER_BATCHES]
+    if "served" in tables:
+        rows += [Row("served", model, "serve", batch=batch, fused=True, unfused=True)
+                 for model in SERVED if wanted(model) for batch in SERVED_BATCHES]
+    if "comparison" in tables:
+        rows += [Row("comparison", model, mode, application, difference)
+                 for model, (application, difference) in COUNTERPARTS.items()
+                 if wanted(model, application) for mode in ("infer", "train")]
+    compared = {row.model for row in rows if row.table == "comparison"}
+    if "grouped" in tables:
+        rows += [Row("grouped", model) for model in [REFERENCE, *GROUPED]
+                 if model not in compared and wanted(model)]
+    if "tflite" in tables:
+        rows += [Row("tflite", model, "tflite", batch=1) for model in TFLITE if wanted(model)]
+    if gpu and "gpu" in tables:
         rows += [Row("gpu", model, "train", batch=GPU_BATCH, jit=True, precision="mixed_float16")
                  for model in GPU_TRAINING if wanted(model)]
     return rows, skipped
@@ -156,13 +225,14 @@ def estimate_seconds(rows, options, macs, probe):
     for row in rows:
         if row.table == "gpu":
             continue
-        models = 2 if row.against else 1
         rounds = 1 + options.warmup + row.repeats(options)
         passes = benchmark.TRAIN_FLOPS_FACTOR if row.mode == "train" else 1
         steps = 2 if row.mode == "tflite" else 1  # float32 and int8
         step_flops = 2 * macs[benchmark.parse_model(row.model)[0]] * row.batch * passes
-        total += models * (SETUP_SECONDS[row.mode] + steps * rounds * step_flops / achieved)
-        total += rounds * probe_seconds
+        total += sum(SETUP_SECONDS[setup] + steps * rounds * step_flops / achieved
+                     for setup in row.setups())
+        if row.table in PEAK_TABLES:
+            total += rounds * probe_seconds
     return total
 
 
@@ -172,7 +242,10 @@ def run_row(row, options):
     with tf.device("/GPU:0" if row.table == "gpu" else "/CPU:0"):
         return benchmark.benchmark(row.model, mode=row.mode, batch=row.batch,
                                    against=row.against, jit=row.jit, precision=row.precision,
-                                   repeats=row.repeats(options), warmup=options.warmup)
+                                   repeats=row.repeats(options), warmup=options.warmup,
+                                   peak=row.table in PEAK_TABLES, fused=row.fused,
+                                   unfused=row.unfused, peers=row.peers,
+                                   compile_budget=options.compile_budget)
 
 
 # --- RESULTS.md ---------------------------------------------------------------------------------
@@ -213,6 +286,110 @@ def environment():
 
 def spread(values, digits):
     return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
+
+
+def escaped(text):
+    """`text` in a Markdown table's cell: its pipes escaped (an error message may hold one)."""
+    return text.replace("|", "\\|")
+
+
+def ratio_cell(ratio, bold=False):
+    """"1.234 (1.100-1.300)": the median of the per-round ratios and their range."""
+    if ratio is None:
+        return "-"
+    median = f"**{ratio.median:.3f}**" if bold else f"{ratio.median:.3f}"
+    return f"{median} ({spread(ratio.values, 3)})"
+
+
+def goal_of(row):
+    return DEPTHWISE_GOAL if row.model in DEPTHWISE else OTHERS_GOAL
+
+
+def fused_table(results):
+    """results: (row, result) of the fused rows: ours fused and unfused against theirs."""
+    lines = ["| ours | keras.applications | batch | images/s fused / unfused / theirs | fused / "
+             "theirs: median (range over rounds) | unfused / theirs | fused / unfused | goal "
+             "(fused / theirs) | how the networks differ |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row, result in results:
+        fused, unfused, theirs = result.contenders
+        ratio = result.ratio("fused", "against")
+        goal = goal_of(row)
+        lines.append(
+            f"| {row.model} | {row.against} | {row.batch} | {fused.images_per_s:.2f} / "
+            f"{unfused.images_per_s:.2f} / {theirs.images_per_s:.2f} | "
+            f"{ratio_cell(ratio, bold=True)} | {ratio_cell(result.ratio('ours', 'against'))} | "
+            f"{ratio_cell(result.ratio('fused', 'ours'))} | >= {goal}: "
+            f"{'met' if ratio.median >= goal else 'NOT MET'} | "
+            f"{row.difference or 'not reviewed yet'} |")
+    return lines + ["", *fused_summary(results)]
+
+
+def fused_summary(results):
+    """The goal: the median fused / theirs ratio over the depthwise rows, and over the others
+    (both batches), each with its per-batch medians."""
+    lines = []
+    for kind, goal, in_group in (("depthwise", DEPTHWISE_GOAL, True),
+                                 ("other", OTHERS_GOAL, False)):
+        group = [(row, result.ratio("fused", "against").median) for row, result in results
+                 if (row.model in DEPTHWISE) == in_group]
+        if not group:
+            continue
+        median = statistics.median(value for _, value in group)
+        batches = ", ".join(
+            f"batch {batch} {statistics.median(v for row, v in group if row.batch == batch):.3f}"
+            for batch in sorted({row.batch for row, _ in group}, reverse=True))
+        names = ", ".join(dict.fromkeys(row.model for row, _ in group))
+        lines.append(f"- Median fused / keras.applications over the {len(group)} {kind} rows "
+                     f"({names}): **{median:.3f}** ({batches}); goal >= {goal}: "
+                     f"**{'met' if median >= goal else 'NOT MET'}**.")
+    return lines
+
+
+def peers_table(results):
+    """results: (row, result) of the peers rows: ours fused against each peer."""
+    names = peers.PEERS
+    lines = [f"| model | batch | images/s ours fused / {' / '.join(names)} | ours / {names[0]}: "
+             f"median (range over rounds) | "
+             + " | ".join(f"ours / {peer}" for peer in names[1:])
+             + " | goal: every ratio >= 1 | how the peers ran |",
+             "|---|---|---|" + "---|" * len(names) + "---|---|"]
+    for row, result in results:
+        ours = result.contenders[0]
+        by_kind = {c.kind: c for c in result.contenders}
+        rates = " / ".join(f"{by_kind[p].images_per_s:.2f}" if p in by_kind else "-"
+                           for p in names)
+        cells, short = [], []
+        for peer in names:
+            ratio = result.ratio("fused", peer)
+            if ratio is None:
+                cells.append(f"dropped: {escaped(result.dropped[peer])}"
+                             if peer in result.dropped else "not measured")
+            else:
+                cells.append(ratio_cell(ratio, bold=True))
+                if ratio.median < 1:
+                    short.append(peer)
+        measured = [p for p in names if p in by_kind]
+        goal = f"NOT MET ({', '.join(short)})" if short else "met" if measured else "-"
+        details = "; ".join(f"{c.kind}: {escaped(c.detail)}" for c in result.contenders
+                            if c.detail)
+        lines.append(f"| {row.model} | {row.batch} | {ours.images_per_s:.2f} / {rates} | "
+                     f"{' | '.join(cells)} | {goal} | {details} |")
+    return lines
+
+
+def served_table(results):
+    """results: (row, result) of the served rows: our SavedModel fused and unfused."""
+    lines = ["| model | batch | requests/s fused (range) | requests/s unfused (range) | "
+             "fused / unfused: median (range over rounds) |",
+             "|---|---|---|---|---|"]
+    for row, result in results:
+        fused, unfused = result.contenders
+        requests = [[rate / c.images for rate in c.rates] for c in (fused, unfused)]
+        cells = [f"{statistics.median(r):.2f} ({spread(r, 2)})" for r in requests]
+        lines.append(f"| {row.model} | {row.batch} | {' | '.join(cells)} | "
+                     f"{ratio_cell(result.ratio('fused', 'ours'), bold=True)} |")
+    return lines
 
 
 def comparison_table(results):
@@ -324,8 +501,29 @@ def measured_section(results, skipped, started, finished, loads, command, planne
               "forward passes); \"of matmul peak\" divides it by the probe's GFLOP/s in the same "
               "rounds. TFLite: `keras_backbones.export.tflite` float32 and full int8 (calibrated "
               f"on {benchmark.TFLITE_CALIBRATION_SAMPLES} random images), `invoke()` at batch 1 "
-              f"in the LiteRT interpreter with XNNPACK on {os.cpu_count()} threads.", ""]
+              f"in the LiteRT interpreter with XNNPACK on {os.cpu_count()} threads.", "",
+              "*Fused* is `keras_backbones.fuse(model)`: every BatchNormalization folded into the "
+              "convolution before it (or made one scale-and-shift), the model `export` writes; "
+              "*unfused* is the model as built, which the older tables, from \"Ours against "
+              "keras.applications\" on, measure. "
+              "The peers run the same random-weight network in the same rounds, each on "
+              f"TensorFlow's {os.cpu_count()} threads: PyTorch eager is the variant's reference "
+              "(the network the parity tests build, torchvision's or timm's) in a child process "
+              "that reports the seconds of its forward pass itself (under "
+              "`torch.inference_mode`, in the memory format, NCHW or channels_last, that was "
+              "faster when the child started), `torch.compile` the same compiled by inductor "
+              "(dropped with a note where compiling fails or runs past the budget), onnxruntime "
+              "our fused model converted as `export --format onnx` converts it. Served: our "
+              "model exported by `keras_backbones.export.savedmodel`, loaded with "
+              "`tf.saved_model.load`; one request is one call of `serving_default` with the "
+              "batch's images at the model's input size (RGB on 0..255, resized, cropped and "
+              "normalized in the graph).", ""]
     for title, write_table, rows in [
+            ("Fused against keras.applications (inference, float32, CPU)", fused_table,
+             of("fused")),
+            ("Against PyTorch and onnxruntime (inference, float32, CPU)", peers_table,
+             of("peers")),
+            ("Served: our SavedModel, fused against unfused (CPU)", served_table, of("served")),
             (f"Ours against keras.applications (batch {BATCH}, float32, CPU)", comparison_table,
              comparisons),
             (f"Grouped and depthwise convolutions: utilization (inference, batch {BATCH})",
@@ -370,6 +568,13 @@ def parse_args(argv=None):
             return value
         return parse
 
+    def tables(text):
+        names = [name.strip() for name in text.split(",")]
+        if not all(name in TABLES for name in names):
+            raise argparse.ArgumentTypeError(f"must be a comma-separated subset of "
+                                             f"{', '.join(TABLES)}; got {text!r}")
+        return tuple(names)
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="*", help="only the models matching this shell "
                         "pattern (RESULTS.md then holds only those)")
@@ -379,6 +584,13 @@ def parse_args(argv=None):
                         help="timed rounds of the training rows")
     parser.add_argument("--warmup", type=count(0), default=2,
                         help="untimed repetitions after the first call of each contender")
+    parser.add_argument("--tables", type=tables, default=TABLES, metavar="T,...",
+                        help=f"only these tables, comma separated: {', '.join(TABLES)} (default: "
+                        "all; RESULTS.md then holds only those)")
+    parser.add_argument("--compile-budget", type=count(1),
+                        default=peers.COMPILE_BUDGET, metavar="SECONDS",
+                        help="how long torch.compile may take to build and compile a network "
+                        "before its contender is dropped (a note says so)")
     parser.add_argument("--estimate", action="store_true",
                         help="print the rows and roughly how long they take; measure nothing")
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "benchmarks" / "RESULTS.md")
@@ -389,15 +601,12 @@ def main(argv=None):
     options = parse_args(argv)
     import tensorflow as tf
 
-    rows, skipped = plan(options.only, gpu=bool(tf.config.list_physical_devices("GPU")))
+    rows, skipped = plan(options.only, gpu=bool(tf.config.list_physical_devices("GPU")),
+                         tables=options.tables)
     for model, why in skipped.items():
         print(f"skipped {model}: {why}")
     for row in rows:
-        against = f" --against keras.applications.{row.against}" if row.against else ""
-        model = f'"{row.model}"' if "(" in row.model else row.model
-        print(f"row: keras-backbones benchmark {model} --mode {row.mode} "
-              f"--batch {row.batch}{against}"
-              f"{' --jit --precision ' + row.precision if row.table == 'gpu' else ''}")
+        print(f"row: {row.command()}")
     (probe,) = benchmark.measure([benchmark.matmul_peak()], repeats=3, warmup=1)
     macs = {name: stats["macs"] for name, stats in registry.model_stats(
         sorted({benchmark.parse_model(row.model)[0] for row in rows})).items()}

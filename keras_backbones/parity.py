@@ -168,6 +168,19 @@ def compare(variant, sizes=None, *, options=None, reference_options=None, seed=0
         return results
 
 
+
+def exchange(child, message, timeout):
+    """Sends `message` to a child process that answers one JSON line per line it reads: its
+    answer line; "" where the child has ended, None where no answer came within `timeout`
+    seconds."""
+    try:
+        child.stdin.write(json.dumps(message) + "\n")
+        child.stdin.flush()
+        ready, _, _ = select.select([child.stdout], [], [], timeout)
+        return child.stdout.readline() if ready else None
+    except BrokenPipeError:
+        return ""
+
 class ReferenceProcess:
     """The reference side in one child process, started on first use and kept: requests are
     JSON lines on its standard input (run_reference's arguments), answers JSON lines on its
@@ -181,13 +194,7 @@ class ReferenceProcess:
     def run(self, request, timeout):
         if self.child is None or self.child.poll() is not None:
             self._start()
-        try:
-            self.child.stdin.write(json.dumps(request) + "\n")
-            self.child.stdin.flush()
-            ready, _, _ = select.select([self.child.stdout], [], [], timeout)
-            line = self.child.stdout.readline() if ready else None
-        except BrokenPipeError:
-            line = ""
+        line = exchange(self.child, request, timeout)
         if not line:
             why = (f"no answer within {timeout} s" if line is None
                    else f"the process ended (exit {self._exit_status()})")

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from keras_backbones import benchmark, cli
+from keras_backbones import benchmark, cli, peers
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = dict(batch=2, repeats=1, warmup=0)
@@ -44,7 +44,7 @@ def result(name, contenders, ratios=(), mode="infer", peak_seconds=(1.0,), notes
 
 @pytest.mark.parametrize("options, message", [
     (dict(name="resnet5O"), r"Unknown model name 'resnet5O'.*Closest names: .*resnet50"),
-    (dict(mode="eval"), r"--mode must be one of infer, train, tflite; got 'eval'"),
+    (dict(mode="eval"), r"--mode must be one of infer, train, tflite, serve; got 'eval'"),
     (dict(batch=0), r"--batch must be at least 1; got 0"),
     (dict(size=0), r"--size must be a positive number of pixels; got 0"),
     (dict(repeats=0), r"--repeats must be at least 1; got 0"),
@@ -55,6 +55,17 @@ def result(name, contenders, ratios=(), mode="infer", peak_seconds=(1.0,), notes
      r"must name a keras.applications model; got 'keras.applications.ResNet51'.*"
      r"Closest: .*keras.applications.ResNet50"),
     (dict(against="torchvision.models.resnet50"), r"must name a keras.applications model"),
+    (dict(peers="torch,tensorrt"), r"--peers must be a comma-separated subset of torch, "
+     r"torch.compile, onnxruntime; got 'torch,tensorrt'"),
+    (dict(peers="torch,,onnxruntime"), r"--peers must be a comma-separated subset"),
+    (dict(peers=["onnxruntime"], mode="train"), r"--peers compare float32 inference"),
+    (dict(peers="onnxruntime", precision="mixed_bfloat16"), r"--peers compare float32 inference"),
+    (dict(peers="torch"), r"lenet5 has no code reference \(it follows the paper"),
+    (dict(unfused=True, mode="train"), r"--unfused compares the fused and unfused model's "
+     r"inference \(--mode infer or serve\); --mode train runs the model as built"),
+    (dict(mode="serve", jit=True), r"--mode serve exports our float32 model"),
+    (dict(mode="serve", against="ResNet50"), r"--jit, --precision and --against do not apply"),
+    (dict(compile_budget=0), r"--compile_budget must be a positive number of seconds; got 0"),
 ])
 def test_bad_options_are_value_errors_that_say_what_is_allowed(options, message):
     options = {"name": "lenet5", **options}
@@ -123,6 +134,23 @@ def test_utilization_is_achieved_over_the_probes_gflops():
     assert str(result("ours", [ours], peak_seconds=()).utilization(ours)) == "nan"
 
 
+def test_torch_peers_without_torch_say_how_to_install_it(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    with pytest.raises(ValueError, match=r'--peers torch.compile needs PyTorch, torchvision and '
+                       r'timm: pip install -e "\.\[parity\]"'):
+        benchmark.check_options("resnet18", peers="onnxruntime,torch.compile")
+
+
+def test_peers_are_parsed_from_a_comma_separated_list_in_order_each_once():
+    assert peers.parse("torch.compile, onnxruntime,torch.compile") == \
+        ["torch.compile", "onnxruntime"]
+    assert peers.parse("") == peers.parse(()) == []
+
+
 def test_measure_alternates_the_order_of_contenders_every_round():
     calls = []
     contenders = [benchmark.Contender(label=x, step=lambda x=x: calls.append(x), images=1, flops=1)
@@ -130,6 +158,28 @@ def test_measure_alternates_the_order_of_contenders_every_round():
     benchmark.measure(contenders, repeats=3, warmup=1)
     assert calls == list("aabb" + "ab" "ba" "ab")  # 1 + warmup untimed each, then the rounds
     assert all(len(c.seconds) == 3 for c in contenders)
+
+
+def test_self_timed_contenders_count_the_seconds_their_step_reports():
+    reported = benchmark.Contender(label="peer", step=lambda: 0.25, images=1, flops=1,
+                                   self_timed=True)
+    benchmark.measure([reported], repeats=2, warmup=0)
+    assert reported.seconds == [0.25, 0.25]
+
+
+def test_ours_fused_is_compared_with_unfused_then_each_of_ours_with_every_other():
+    fused, built, theirs, torch = [
+        benchmark.Contender(label=kind, step=None, images=1, flops=1, kind=kind, seconds=[1.0])
+        for kind in ("fused", "ours", "against", "torch")]
+    ratios = benchmark._ratios([fused, built, theirs, torch], "infer")
+    assert [(r.a.kind, r.b.kind) for r in ratios] == [
+        ("fused", "ours"), ("fused", "against"), ("fused", "torch"), ("ours", "against"),
+        ("ours", "torch")]
+    measured = result("x", [fused, built, theirs, torch], ratios)
+    assert measured.ratio("fused", "torch") is ratios[2]
+    assert measured.ratio("ours", "fused") is None
+    assert [r.label for r in benchmark._ratios([built, theirs], "train")] == \
+        ["ours / against images/s"]
 
 
 def test_tflite_ratios_pair_each_models_int8_with_its_float32_then_ours_with_theirs():
@@ -148,19 +198,39 @@ def test_tflite_ratios_pair_each_models_int8_with_its_float32_then_ours_with_the
 # --- measuring (one repetition of LeNet-5) ------------------------------------------------------
 
 def test_infer_against_an_application_reports_rates_ratios_and_flops():
-    measured = benchmark.benchmark("lenet5", against="keras.applications.MobileNetV3Small", **TINY)
-    ours, theirs = measured.contenders
-    assert (ours.label, theirs.label) == ("lenet5", "keras.applications.MobileNetV3Small")
+    measured = benchmark.benchmark("lenet5", against="keras.applications.MobileNetV3Small",
+                                   unfused=True, **TINY)
+    fused, ours, theirs = measured.contenders
+    assert [(c.label, c.kind) for c in measured.contenders] == [
+        ("lenet5 fused", "fused"), ("lenet5", "ours"),
+        ("keras.applications.MobileNetV3Small", "against")]
     assert len(ours.seconds) == len(theirs.seconds) == len(measured.peak.seconds) == 1
-    assert ours.image_flops == 2 * 416_520  # 2 x LeNet-5's multiply-accumulates
+    assert fused.image_flops == ours.image_flops == 2 * 416_520  # 2 x LeNet-5's MACs
     assert "counted on its graph" in theirs.flops_note and theirs.image_flops > 0
-    (ratio,) = measured.ratios
-    assert ratio.values == [theirs.seconds[0] / ours.seconds[0]]
+    ratio = measured.ratio("fused", "against")
+    assert ratio.values == [theirs.seconds[0] / fused.seconds[0]]
+    assert len(measured.ratios) == 3  # fused / unfused, and each of them / theirs
     report = "\n".join(benchmark.describe(measured))
     for expected in ("lenet5: infer, batch 2, 32x32x1", "images/s median (min",
-                     "of the matmul peak",
+                     "of the matmul peak", "ratio lenet5 fused / lenet5 images/s: median",
+                     "ratio lenet5 fused / keras.applications.MobileNetV3Small images/s: median",
                      "ratio lenet5 / keras.applications.MobileNetV3Small images/s: median"):
         assert expected in report
+
+
+def test_nofuse_measures_the_model_as_built():
+    measured = benchmark.benchmark("lenet5", fused=False, peak=False, **TINY)
+    assert [(c.label, c.kind) for c in measured.contenders] == [("lenet5", "ours")]
+
+
+def test_serve_times_requests_to_the_savedmodel_fused_against_unfused():
+    measured = benchmark.benchmark("lenet5", mode="serve", peak=False, **TINY)
+    fused, ours = measured.contenders
+    assert (fused.label, ours.label) == ("lenet5 fused SavedModel", "lenet5 SavedModel")
+    assert fused.images == 2 and fused.seconds[0] > 0
+    assert measured.ratio("fused", "ours").values == [ours.seconds[0] / fused.seconds[0]]
+    report = "\n".join(benchmark.describe(measured))
+    assert "requests/s" in report and "one request = serving_default on 2 x 32x32x3" in report
 
 
 def test_train_step_counts_three_forward_passes():
@@ -173,7 +243,8 @@ def test_train_step_counts_three_forward_passes():
 
 def test_a_model_with_constructor_arguments_is_built_with_them():
     measured = benchmark.benchmark("lenet5(modern=True)", peak=False, **TINY)
-    assert measured.name == measured.contenders[0].label == "lenet5(modern=True)"
+    assert measured.name == "lenet5(modern=True)"
+    assert measured.contenders[0].label == "lenet5(modern=True) fused"
 
 
 def test_tflite_times_float32_and_int8_at_batch_1():
@@ -211,6 +282,17 @@ def test_main_prints_the_report(capsys):
     assert "lenet5: infer, batch 2, 32x32x1" in out and "matmul peak" in out
 
 
+def test_the_fusion_and_peer_flags():
+    args = parsed("resnet50")
+    assert (args.fuse, args.unfused, args.peers, args.compile_budget) == \
+        (True, None, "", peers.COMPILE_BUDGET)
+    args = parsed("resnet50", "--nofuse", "--unfused", "--peers=torch,onnxruntime",
+                  "--compile_budget=30")
+    assert (args.fuse, args.unfused, args.peers, args.compile_budget) == \
+        (False, True, "torch,onnxruntime", 30)
+    assert parsed("resnet50", "--mode=serve", "--nounfused").unfused is False
+
+
 def test_command_line_bad_input_exits_2_with_the_message():
     done = subprocess.run([sys.executable, "-m", "keras_backbones.cli", "benchmark", "lenet5",
                            "--batch=0"], cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -227,17 +309,60 @@ def test_the_table_skips_an_unregistered_model_or_a_missing_counterpart_with_a_n
         "not_a_family_yet": ("DenseNet121", None)})
     monkeypatch.setattr(table, "GROUPED", ["not_a_family_yet", "alexnet"])
     monkeypatch.setattr(table, "TFLITE", ["lenet5"])
+    monkeypatch.setattr(table, "FUSED", ["lenet5", "not_a_family_yet"])
+    monkeypatch.setattr(table, "PEERS", ["alexnet"])
+    monkeypatch.setattr(table, "SERVED", ["lenet5"])
     rows, skipped = table.plan()
-    assert [(r.table, r.model, r.mode) for r in rows] == [
-        ("comparison", "lenet5", "infer"), ("comparison", "lenet5", "train"),
-        ("grouped", "resnet50", "infer"), ("grouped", "alexnet", "infer"),
-        ("tflite", "lenet5", "tflite")]
+    assert [(r.table, r.model, r.mode, r.batch) for r in rows] == [
+        ("fused", "lenet5", "infer", 16), ("fused", "lenet5", "infer", 1),
+        ("peers", "alexnet", "infer", 1), ("peers", "alexnet", "infer", 16),
+        ("served", "lenet5", "serve", 1), ("served", "lenet5", "serve", 16),
+        ("comparison", "lenet5", "infer", 16), ("comparison", "lenet5", "train", 16),
+        ("grouped", "resnet50", "infer", 16), ("grouped", "alexnet", "infer", 16),
+        ("tflite", "lenet5", "tflite", 1)]
+    assert rows[0].fused and rows[0].unfused and rows[0].against == "ResNet50"
+    assert rows[2].fused and rows[2].peers == ("torch", "torch.compile", "onnxruntime")
+    assert not rows[6].fused  # the older tables measure the model as built, as before
     assert rows[0].against == "ResNet50" and rows[0].difference == "differs"
     assert skipped == {
         "lenet5(modern=True)": "not compared: this Keras has no keras.applications.RegNetX999",
         "not_a_family_yet": "not registered yet"}
     rows, _ = table.plan(only="alex*", gpu=True)
-    assert [r.model for r in rows] == ["alexnet"]
+    assert [(r.table, r.model) for r in rows] == [("peers", "alexnet")] * 2 + [
+        ("grouped", "alexnet")]
+    rows, _ = table.plan(tables=("served", "tflite"))
+    assert [r.table for r in rows] == ["served", "served", "tflite"]
+
+
+def test_without_torch_the_peers_rows_keep_onnxruntime_and_say_why(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    rows, skipped = table.plan(only="resnet50", tables=("peers",))
+    assert {r.peers for r in rows} == {("onnxruntime",)}
+    assert skipped == {"torch, torch.compile":
+                       'PyTorch is not installed here: pip install -e ".[parity]"'}
+
+
+def test_every_fused_row_is_a_same_network_counterpart_and_the_goals_split_them():
+    assert set(table.FUSED) <= set(table.COUNTERPARTS) and set(table.DEPTHWISE) <= \
+        set(table.FUSED)
+    assert table.goal_of(table.Row("fused", "mobilenet_v2")) == 1.25
+    assert table.goal_of(table.Row("fused", "resnet50(variant='v1')")) == 1.08
+
+
+def test_each_row_prints_the_command_that_measures_it():
+    assert table.Row("fused", "resnet50(variant='v1')", against="ResNet50", batch=1, fused=True,
+                     unfused=True).command() == (
+        "keras-backbones benchmark \"resnet50(variant='v1')\" --mode infer --batch 1 --against "
+        "keras.applications.ResNet50 --unfused")
+    assert table.Row("peers", "resnet50", fused=True, peers=("torch", "onnxruntime")).command() \
+        == "keras-backbones benchmark resnet50 --mode infer --batch 16 --peers torch,onnxruntime"
+    assert table.Row("comparison", "vgg16", "train").command() == \
+        "keras-backbones benchmark vgg16 --mode train --batch 16"
+    assert table.Row("grouped", "vgg16").command().endswith("--nofuse")
 
 
 def test_every_counterpart_names_a_keras_applications_model_of_one_keras_or_the_other():
@@ -252,11 +377,16 @@ def test_the_estimate_adds_setup_and_steps_at_the_assumed_utilization():
     rows = [table.Row("comparison", "m", "infer", against="M"),
             table.Row("comparison", "m", "train", against="M"),
             table.Row("tflite", "m", "tflite", batch=1),
-            table.Row("gpu", "m", "train")]
+            table.Row("gpu", "m", "train"),
+            table.Row("peers", "m", fused=True, peers=("torch", "onnxruntime")),
+            table.Row("served", "m", "serve", fused=True, unfused=True)]
     macs = {"m": 64e9 * table.ASSUMED_UTILIZATION / 2 / table.BATCH}  # a batch step: 1 s
-    expected = (2 * (table.SETUP_SECONDS["infer"] + 4 * 1) + 4 * 1  # 1 + 3 rounds, 2 models
-                + 2 * (table.SETUP_SECONDS["train"] + 2 * 3) + 2 * 1  # 1 + 1 rounds, 3 passes
-                + table.SETUP_SECONDS["tflite"] + 2 * 4 / table.BATCH + 4 * 1)  # float32 + int8
+    setup = table.SETUP_SECONDS
+    expected = (2 * (setup["infer"] + 4 * 1) + 4 * 1  # 1 + 3 rounds, 2 models, the probe
+                + 2 * (setup["train"] + 2 * 3) + 2 * 1  # 1 + 1 rounds, 3 passes
+                + setup["tflite"] + 2 * 4 / table.BATCH + 4 * 1  # float32 + int8
+                + setup["infer"] + setup["torch"] + setup["onnxruntime"] + 3 * 4 * 1  # no probe
+                + 2 * (setup["serve"] + 4 * 1))
     assert table.estimate_seconds(rows, options, macs, probe) == pytest.approx(expected)
 
 
@@ -264,9 +394,19 @@ def test_repetition_counts_come_from_the_command_line():
     options = table.parse_args(["--repeats", "4", "--train-repeats", "2", "--warmup", "0"])
     assert table.Row("c", "m", "infer").repeats(options) == 4
     assert table.Row("c", "m", "train").repeats(options) == 2
-    for bad in (["--repeats", "0"], ["--warmup", "-1"]):
+    for bad in (["--repeats", "0"], ["--warmup", "-1"], ["--compile-budget", "0"]):
         with pytest.raises(SystemExit):
             table.parse_args(bad)
+
+
+def test_tables_and_the_compile_budget_come_from_the_command_line(capsys):
+    options = table.parse_args(["--tables", "peers,served", "--compile-budget", "120"])
+    assert (options.tables, options.compile_budget) == (("peers", "served"), 120)
+    assert table.parse_args([]).tables == table.TABLES
+    with pytest.raises(SystemExit):
+        table.parse_args(["--tables", "peers,fast"])
+    assert "must be a comma-separated subset of fused, peers, served, comparison" in \
+        capsys.readouterr().err
 
 
 def test_results_md_tables_say_the_ratio_its_spread_the_bar_and_the_difference():
@@ -323,3 +463,72 @@ def test_the_gpu_table_gives_training_throughput_and_utilization():
     trained = result("resnet50", [contender("resnet50", [0.5, 0.25, 0.5], images=128)])
     (line,) = table.gpu_table([(table.Row("gpu", "resnet50", "train", batch=128), trained)])[2:]
     assert line == "| resnet50 | 128 | 256.0 (256.0-512.0) | 256 | 256% |"
+
+
+def kinds(*pairs, images=16):
+    """Contenders of (kind, seconds per round)."""
+    return [benchmark.Contender(label=kind, step=None, images=images, flops=images * 1e9,
+                                image_flops=1e9, kind=kind, seconds=list(seconds))
+            for kind, seconds in pairs]
+
+
+def measured(name, contenders, mode="infer", dropped=None):
+    done = result(name, contenders, benchmark._ratios(contenders, mode), mode=mode,
+                  peak_seconds=())
+    done.dropped = dropped or {}
+    return done
+
+
+def test_the_fused_table_gives_both_ratios_the_goal_of_each_row_and_the_two_medians():
+    rows = [(table.Row("fused", "mobilenet_v2", against="MobileNetV2", batch=16, fused=True,
+                       unfused=True, difference="same layers"),
+             measured("mobilenet_v2", kinds(("fused", [1.0, 1.0]), ("ours", [1.2, 1.3]),
+                                            ("against", [1.3, 1.4])))),
+            (table.Row("fused", "mobilenet_v2", against="MobileNetV2", batch=1, fused=True,
+                       unfused=True), measured("mobilenet_v2", kinds(
+                           ("fused", [1.0]), ("ours", [1.0]), ("against", [1.2]), images=1))),
+            (table.Row("fused", "vgg16", against="VGG16", batch=16, fused=True, unfused=True),
+             measured("vgg16", kinds(("fused", [1.0]), ("ours", [1.0]), ("against", [1.1]))))]
+    lines = table.fused_table(rows)
+    assert lines[2] == ("| mobilenet_v2 | MobileNetV2 | 16 | 16.00 / 12.82 / 11.87 | **1.350** "
+                        "(1.300-1.400) | 1.080 (1.077-1.083) | 1.250 (1.200-1.300) | >= 1.25: "
+                        "met | same layers |")
+    assert lines[3].endswith("| **1.200** (1.200-1.200) | 1.200 (1.200-1.200) | 1.000 "
+                             "(1.000-1.000) | >= 1.25: NOT MET | not reviewed yet |")
+    assert lines[-2] == ("- Median fused / keras.applications over the 2 depthwise rows "
+                         "(mobilenet_v2): **1.275** (batch 16 1.350, batch 1 1.200); goal >= "
+                         "1.25: **met**.")
+    assert lines[-1] == ("- Median fused / keras.applications over the 1 other rows (vgg16): "
+                         "**1.100** (batch 16 1.100); goal >= 1.08: **met**.")
+
+
+def test_the_peers_table_gives_ours_over_each_peer_and_says_why_one_was_dropped():
+    contenders = kinds(("fused", [1.0, 1.0]), ("torch", [2.0, 1.5]), ("onnxruntime", [0.9, 0.8]))
+    contenders[1].detail = "channels_last"
+    done = measured("resnet50", contenders,
+                    dropped={"torch.compile": "InductorError: no C++ compiler | cc"})
+    (line,) = table.peers_table([(table.Row("peers", "resnet50", fused=True), done)])[2:]
+    assert line == ("| resnet50 | 16 | 16.00 / 9.33 / - / 18.89 | **1.750** (1.500-2.000) | "
+                    "dropped: InductorError: no C++ compiler \\| cc | **0.850** (0.800-0.900) | "
+                    "NOT MET (onnxruntime) | torch: channels_last |")
+
+
+def test_the_served_table_gives_requests_per_second_fused_and_unfused():
+    done = measured("resnet50", kinds(("fused", [0.5, 0.25]), ("ours", [1.0, 0.5])), "serve")
+    (line,) = table.served_table([(table.Row("served", "resnet50", "serve"), done)])[2:]
+    assert line == ("| resnet50 | 16 | 3.00 (2.00-4.00) | 1.50 (1.00-2.00) | **2.000** "
+                    "(2.000-2.000) |")
+
+
+def test_results_md_puts_the_new_tables_first():
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    done = measured("resnet50", kinds(("fused", [0.5]), ("ours", [1.0])), "serve")
+    text = table.measured_section([(table.Row("served", "resnet50", "serve"), done)], {}, when,
+                                  when, (0.5, 0.7), "python benchmarks/run.py")
+    titles = [line for line in text.splitlines() if line.startswith("## ")]
+    assert titles[2:6] == [
+        "## Fused against keras.applications (inference, float32, CPU)",
+        "## Against PyTorch and onnxruntime (inference, float32, CPU)",
+        "## Served: our SavedModel, fused against unfused (CPU)",
+        f"## Ours against keras.applications (batch {table.BATCH}, float32, CPU)"]
+    assert "| resnet50 | 16 | 2.00 (2.00-2.00) | 1.00 (1.00-1.00) | **2.000**" in text

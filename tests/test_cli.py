@@ -107,7 +107,7 @@ def test_choices_and_booleans_parse_as_absl_wrote_them(capsys):
     with pytest.raises(SystemExit) as exited:
         cli.parse(["keras-backbones", "benchmark", "lenet5", "--mode=fast"])
     assert exited.value.code == 2
-    assert "--mode must be one of infer, train, tflite; got 'fast'." in capsys.readouterr().err
+    assert "--mode must be one of infer, train, tflite, serve; got 'fast'." in capsys.readouterr().err
 
 
 def test_the_export_constants_agree_with_their_modules():
