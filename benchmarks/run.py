@@ -18,7 +18,8 @@ Every row is one `keras-backbones benchmark` measurement (keras_backbones/benchm
 - on a machine with a GPU, mixed-precision XLA training throughput (GPU_TRAINING).
 An entry whose model is not registered yet, or whose counterpart this Keras lacks, is skipped
 with a note: the table fills in as families land (so are the PyTorch peers where torch is not
-installed). `--tables` measures only some of the tables (TABLES). The text between
+installed). `--tables` measures only some of the tables (TABLES); the others are carried
+over from RESULTS.md as they were, each saying which run measured it. The text between
 RESULTS.md's two markers is generated; everything outside them (the findings) is kept as
 written.
 
@@ -35,6 +36,7 @@ import importlib.util
 import os
 import pathlib
 import platform
+import re
 import shlex
 import statistics
 import sys
@@ -47,6 +49,10 @@ from keras_backbones import benchmark, peers, registry  # noqa: E402
 
 BEGIN = "<!-- BEGIN MEASURED: written by benchmarks/run.py; edit outside these markers -->"
 END = "<!-- END MEASURED -->"
+# The run a RESULTS.md was measured by, from its first line; a table this run does not measure is
+# carried over under a line that names it (KEPT_FROM starts that line).
+MEASURED_BY = re.compile(r"Measured (?P<when>.+? UTC) \(\d+ min\) by (?P<command>`[^`]*`)")
+KEPT_FROM = "*Kept from "
 BATCH = 16
 
 # ours -> (its keras.applications counterpart, how the two networks differ, written beside every
@@ -449,7 +455,8 @@ def tflite_table(results):
 
 
 def gpu_table(results):
-    lines = ["| model | batch | images/s (range) | GFLOP/s | of float16 matmul peak |",
+    lines = [f"Training step, batch {GPU_BATCH}, mixed_float16, XLA (`--jit`).", "",
+             "| model | batch | images/s (range) | GFLOP/s | of float16 matmul peak |",
              "|---|---|---|---|---|"]
     for row, result in results:
         ours = result.contenders[0]
@@ -459,9 +466,40 @@ def gpu_table(results):
     return lines
 
 
-def measured_section(results, skipped, started, finished, loads, command, planned=None):
+def earlier_sections(text):
+    """The line that a table carried over from `text` (an earlier RESULTS.md) goes under, and
+    {title: its section's lines, from its "## " heading to the next one} of `text`'s measured
+    part."""
+    measured = text.split(BEGIN, 1)[1].split(END, 1)[0] if BEGIN in text and END in text else ""
+    run = MEASURED_BY.search(measured)
+    which = f"the run of {run['when']} ({run['command']})" if run else "an earlier run"
+    sections, title = {}, None
+    for line in measured.split("\n"):
+        if line.startswith("## "):
+            title = line[3:]
+        if title:
+            sections.setdefault(title, []).append(line)
+    return f"{KEPT_FROM}{which}; this run did not measure it.*", sections
+
+
+def kept_section(title, earlier):
+    """The section `title` as the earlier RESULTS.md has it (see earlier_sections), under a line
+    naming the run that measured it (the line already there, if it was carried before), or "Not
+    measured." where that file has no table under it."""
+    kept_from, sections = earlier
+    lines = sections.get(title, [])
+    if not any(line.startswith("|") for line in lines):  # not measured then either
+        return [f"## {title}", "", "Not measured.", ""]
+    if any(line.startswith(KEPT_FROM) for line in lines):
+        return lines
+    return [*lines[:2], kept_from, "", *lines[2:]]
+
+
+def measured_section(results, skipped, started, finished, loads, command, planned=None,
+                     tables=TABLES, earlier=""):
     """The generated part of RESULTS.md. results: (row, result) in plan order; planned: how many
-    rows the run has in all, when it has not measured them all yet."""
+    rows the run has in all, when it has not measured them all yet; tables: those the run
+    measures; the others are carried over from `earlier`, the RESULTS.md before the run."""
     def of(table):
         return [(row, result) for row, result in results if row.table == table]
 
@@ -472,8 +510,11 @@ def measured_section(results, skipped, started, finished, loads, command, planne
                       if row.model in order), key=lambda item: order.index(item[0].model))
     peaks = [result.peak.gflops for row, result in results if result.peak and row.table != "gpu"]
     minutes = (finished - started).total_seconds() / 60
+    subset = [table for table in TABLES if table in tables]
+    only = (f": only the tables {', '.join(subset)}; each other table says which earlier run it "
+            f"is kept from, or that it was not measured" if len(subset) < len(TABLES) else "")
     lines = [BEGIN, "", f"Measured {started:%Y-%m-%d %H:%M} to {finished:%H:%M} UTC "
-             f"({minutes:.0f} min) by `{command}`.", ""]
+             f"({minutes:.0f} min) by `{command}`{only}.", ""]
     if planned is not None and len(results) < planned:
         lines += [f"**Partial: {len(results)} of the run's {planned} rows measured** (the run "
                   f"writes this file after every row; it was stopped, or is still running).", ""]
@@ -518,24 +559,28 @@ def measured_section(results, skipped, started, finished, loads, command, planne
               "`tf.saved_model.load`; one request is one call of `serving_default` with the "
               "batch's images at the model's input size (RGB on 0..255, resized, cropped and "
               "normalized in the graph).", ""]
-    for title, write_table, rows in [
-            ("Fused against keras.applications (inference, float32, CPU)", fused_table,
+    earlier = earlier_sections(earlier)
+    for table, title, write_table, rows in [
+            ("fused", "Fused against keras.applications (inference, float32, CPU)", fused_table,
              of("fused")),
-            ("Against PyTorch and onnxruntime (inference, float32, CPU)", peers_table,
+            ("peers", "Against PyTorch and onnxruntime (inference, float32, CPU)", peers_table,
              of("peers")),
-            ("Served: our SavedModel, fused against unfused (CPU)", served_table, of("served")),
-            (f"Ours against keras.applications (batch {BATCH}, float32, CPU)", comparison_table,
-             comparisons),
-            (f"Grouped and depthwise convolutions: utilization (inference, batch {BATCH})",
+            ("served", "Served: our SavedModel, fused against unfused (CPU)", served_table,
+             of("served")),
+            ("comparison", f"Ours against keras.applications (batch {BATCH}, float32, CPU)",
+             comparison_table, comparisons),
+            ("grouped",
+             f"Grouped and depthwise convolutions: utilization (inference, batch {BATCH})",
              utilization_table, grouped),
-            ("TFLite (batch 1, XNNPACK)", tflite_table, of("tflite"))]:
-        lines += [f"## {title}", "", *(write_table(rows) if rows else ["Not measured."]), ""]
-    lines += ["## GPU", ""]
-    if of("gpu"):
-        lines += [f"Training step, batch {GPU_BATCH}, mixed_float16, XLA (`--jit`).", ""]
-        lines += gpu_table(of("gpu")) + [""]
-    else:
-        lines += ["No GPU was available to this run: not measured.", ""]
+            ("tflite", "TFLite (batch 1, XNNPACK)", tflite_table, of("tflite")),
+            ("gpu", "GPU", gpu_table, of("gpu"))]:
+        if table not in tables:
+            lines += kept_section(title, earlier)
+        elif rows:
+            lines += [f"## {title}", "", *write_table(rows), ""]
+        else:
+            lines += [f"## {title}", "", "No GPU was available to this run: not measured."
+                      if table == "gpu" else "Not measured.", ""]
     if skipped:
         lines += ["## Not measured", ""]
         lines += [f"- {model}: {why}" for model, why in skipped.items()] + [""]
@@ -586,7 +631,7 @@ def parse_args(argv=None):
                         help="untimed repetitions after the first call of each contender")
     parser.add_argument("--tables", type=tables, default=TABLES, metavar="T,...",
                         help=f"only these tables, comma separated: {', '.join(TABLES)} (default: "
-                        "all; RESULTS.md then holds only those)")
+                        "all; RESULTS.md keeps the others as they were)")
     parser.add_argument("--compile-budget", type=count(1),
                         default=peers.COMPILE_BUDGET, metavar="SECONDS",
                         help="how long torch.compile may take to build and compile a network "
@@ -620,6 +665,7 @@ def main(argv=None):
         return
     started, load_start = datetime.datetime.now(datetime.timezone.utc), os.getloadavg()[0]
     command = shlex.join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])])
+    earlier = options.out.read_text() if options.out.exists() else ""  # the tables carried over
     results, finished = [], started
     for row in rows:  # RESULTS.md after every row: a stopped run keeps what it measured
         result = run_row(row, options)
@@ -628,7 +674,8 @@ def main(argv=None):
         finished = datetime.datetime.now(datetime.timezone.utc)
         write(options.out, measured_section(results, skipped, started, finished,
                                             (load_start, os.getloadavg()[0]), command,
-                                            planned=len(rows)))
+                                            planned=len(rows), tables=options.tables,
+                                            earlier=earlier))
     print(f"Wrote {options.out} ({(finished - started).total_seconds() / 60:.0f} min).")
 
 

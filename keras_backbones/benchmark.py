@@ -232,8 +232,44 @@ def input_shape(name, size):
 def build_ours(name, shape, overrides=None, classifier_activation=None):
     from keras_backbones import registry
 
-    return registry.create_model(name, input_shape=shape,
-                                 classifier_activation=classifier_activation, **(overrides or {}))
+    return trained_batch_norms(registry.create_model(
+        name, input_shape=shape, classifier_activation=classifier_activation,
+        **(overrides or {})))
+
+
+def trained_batch_norms(model, seed=0):
+    """Every BatchNormalization of `model` (those inside block layers too) given random
+    statistics and affine parameters, as a trained network has, for the initial mean 0,
+    variance 1, gamma 1, beta 0. Folded (`fuse`), those leave biases of zero, which a graph
+    frozen with its weights (ONNX, benchmarks/profile.py) drops, with the additions: a trained
+    model keeps them. Tests use it too: at the initial values a dropped BatchNormalization
+    changes nothing."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for norm in batch_norms(model):
+        channels = int(norm.moving_mean.shape[0])
+        values = {"gamma": rng.uniform(0.5, 1.5, channels), "beta": rng.normal(0.0, 0.2, channels),
+                  "moving_mean": rng.normal(0.0, 0.2, channels),
+                  "moving_variance": rng.uniform(0.5, 1.5, channels)}
+        for attribute, value in values.items():
+            if getattr(norm, attribute, None) is not None:
+                getattr(norm, attribute).assign(value.astype(np.float32))
+    return model
+
+
+def batch_norms(layer):
+    """The built BatchNormalization layers in `layer` (a model, or a block layer holding its
+    own), depth first."""
+    from keras_backbones.backend import keras
+
+    found = []
+    for part in [*getattr(layer, "layers", []), *vars(layer).values()]:
+        if isinstance(part, keras.layers.BatchNormalization):
+            found += [part] if part.built and part not in found else []
+        elif isinstance(part, keras.layers.Layer) and part is not layer:
+            found += [norm for norm in batch_norms(part) if norm not in found]
+    return found
 
 
 def label_of(name, overrides=None):

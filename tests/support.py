@@ -194,24 +194,16 @@ def randomize_batch_norms(model, seed=0):
     """Every BatchNormalization, inside block layers too, given random statistics and affine
     parameters: at their defaults (mean 0, variance 1, gamma 1, beta 0) a BatchNormalization is
     nearly the identity, and a check that drops or misplaces one passes anyway."""
-    rng = np.random.default_rng(seed)
-    for norm in batch_norms(model):
-        channels = int(norm.moving_mean.shape[0])
-        values = {"gamma": rng.uniform(0.5, 1.5, channels), "beta": rng.normal(0.0, 0.2, channels),
-                  "moving_mean": rng.normal(0.0, 0.2, channels),
-                  "moving_variance": rng.uniform(0.5, 1.5, channels)}
-        for name, value in values.items():
-            if getattr(norm, name, None) is not None:
-                getattr(norm, name).assign(value.astype(np.float32))
-    return model
+    from keras_backbones import benchmark
+
+    return benchmark.trained_batch_norms(model, seed)
 
 
 def batch_norms(model):
     """The model's built BatchNormalization layers, those held by block layers included."""
-    from keras_backbones.backend import keras
+    from keras_backbones import benchmark
 
-    return [part for layer in _all_layers(model) for part in [layer, *vars(layer).values()]
-            if isinstance(part, keras.layers.BatchNormalization) and part.built]
+    return benchmark.batch_norms(model)
 
 
 def signal_carrying_layer_scales(model):

@@ -461,7 +461,7 @@ def test_results_md_keeps_what_is_written_outside_the_markers(tmp_path):
 
 def test_the_gpu_table_gives_training_throughput_and_utilization():
     trained = result("resnet50", [contender("resnet50", [0.5, 0.25, 0.5], images=128)])
-    (line,) = table.gpu_table([(table.Row("gpu", "resnet50", "train", batch=128), trained)])[2:]
+    (line,) = table.gpu_table([(table.Row("gpu", "resnet50", "train", batch=128), trained)])[4:]
     assert line == "| resnet50 | 128 | 256.0 (256.0-512.0) | 256 | 256% |"
 
 
@@ -532,3 +532,116 @@ def test_results_md_puts_the_new_tables_first():
         "## Served: our SavedModel, fused against unfused (CPU)",
         f"## Ours against keras.applications (batch {table.BATCH}, float32, CPU)"]
     assert "| resnet50 | 16 | 2.00 (2.00-2.00) | 1.00 (1.00-1.00) | **2.000**" in text
+
+
+# --- a run of some tables carries the others over -----------------------------------------------
+
+def at(hour, minute):
+    return datetime.datetime(2026, 12, 1, hour, minute, tzinfo=datetime.timezone.utc)
+
+
+def older_tables_measured():
+    """The comparison and TFLite rows of a run (the rows are fakes: nothing is measured)."""
+    ours, theirs = contender("resnet50", [1.0, 1.2]), contender("ResNet50", [1.1, 1.3])
+    tflite = result("resnet18", [contender("f32", [0.1], images=1),
+                                 contender("i8", [0.04], images=1)], mode="tflite")
+    tflite.ratios = benchmark._ratios(tflite.contenders, "tflite")
+    return [(table.Row("comparison", "resnet50", "infer", "ResNet50", "differs"),
+             result("resnet50", [ours, theirs], [benchmark.Ratio("r", a=ours, b=theirs)])),
+            (table.Row("tflite", "resnet18", "tflite", batch=1), tflite)]
+
+
+def served_measured(seconds):
+    return [(table.Row("served", "resnet50", "serve"),
+             measured("resnet50", kinds(("fused", [seconds]), ("ours", [1.0])), "serve"))]
+
+
+def section(text, title):
+    """The lines of `text`'s section `title`, from its heading to the next one."""
+    lines = text.split(f"\n{table.END}")[0].split("\n")
+    start = lines.index(f"## {title}")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+               len(lines))
+    return lines[start:end]
+
+
+COMPARISON = f"Ours against keras.applications (batch {table.BATCH}, float32, CPU)"
+GROUPED = f"Grouped and depthwise convolutions: utilization (inference, batch {table.BATCH})"
+TFLITE = "TFLite (batch 1, XNNPACK)"
+SERVED = "Served: our SavedModel, fused against unfused (CPU)"
+FUSED = "Fused against keras.applications (inference, float32, CPU)"
+KEPT_FROM_FIRST = ("*Kept from the run of 2026-12-01 02:12 to 02:45 UTC (`python "
+                   "benchmarks/run.py`); this run did not measure it.*")
+
+
+@pytest.fixture
+def results_md(tmp_path):
+    """A RESULTS.md whose comparison and TFLite tables a full run measured, 02:12 to 02:45."""
+    path = tmp_path / "RESULTS.md"
+    table.write(path, table.measured_section(older_tables_measured(), {}, at(2, 12), at(2, 45),
+                                             (0.5, 0.7), "python benchmarks/run.py"))
+    return path
+
+
+def test_a_run_of_some_tables_keeps_the_others_verbatim_under_the_run_that_measured_them(
+        results_md):
+    before = results_md.read_text()
+    command = "python benchmarks/run.py --tables served,fused"
+    # written after its first row of two, as the run does: the carried tables are there already
+    table.write(results_md, table.measured_section(
+        served_measured(0.5), {}, at(9, 0), at(9, 30), (0.5, 0.7), command, planned=2,
+        tables=("served", "fused"), earlier=before))
+    after = results_md.read_text()
+    assert after.startswith(f"# Benchmarks\n\n{table.BEGIN}\n\nMeasured 2026-12-01 09:00 to 09:30 "
+                            f"UTC (30 min) by `{command}`: only the tables fused, served; each "
+                            f"other table says which earlier run it is kept from, or that it "
+                            f"was not measured.\n\n**Partial: 1 of the run's 2 rows measured**")
+    for title in (COMPARISON, GROUPED, TFLITE):
+        old = section(before, title)
+        assert section(after, title) == [*old[:2], KEPT_FROM_FIRST, "", *old[2:]]
+        assert "| resnet" in "\n".join(old)
+    assert "| resnet50 | 16 | 2.00 (2.00-2.00) | 1.00 (1.00-1.00) | **2.000**" in \
+        "\n".join(section(after, SERVED))
+    assert section(after, FUSED) == [f"## {FUSED}", "", "Not measured.", ""]  # measured, none
+    assert section(after, "GPU") == ["## GPU", "", "Not measured.", ""]  # no GPU then either
+    assert after.count("Kept from") == 3 and after.endswith(
+        f"{table.END}\n\n## Findings\n\n(none written yet)\n")
+
+
+def test_a_table_carried_twice_keeps_one_line_with_the_run_that_measured_it(results_md):
+    first = table.measured_section(served_measured(0.5), {}, at(9, 0), at(9, 30), (0.5, 0.7),
+                                   "python benchmarks/run.py --tables served",
+                                   tables=("served",), earlier=results_md.read_text())
+    table.write(results_md, first)
+    second = table.measured_section([], {}, at(11, 0), at(11, 5), (0.5, 0.7),
+                                    "python benchmarks/run.py --tables fused",
+                                    tables=("fused",), earlier=results_md.read_text())
+    for title in (COMPARISON, GROUPED, TFLITE):
+        assert section(second, title) == section(first, title)
+        assert section(second, title)[2] == KEPT_FROM_FIRST
+    assert section(second, SERVED) == [*section(first, SERVED)[:2], (
+        "*Kept from the run of 2026-12-01 09:00 to 09:30 UTC (`python benchmarks/run.py "
+        "--tables served`); this run did not measure it.*"), "", *section(first, SERVED)[2:]]
+    assert second.count("Kept from") == 4
+
+
+def test_a_table_the_earlier_file_does_not_have_is_not_measured(results_md):
+    older = results_md.read_text().replace(f"## {TFLITE}", "## TFLite (batch 1, an old title)")
+    text = table.measured_section(served_measured(0.5), {}, at(9, 0), at(9, 30), (0.5, 0.7),
+                                  "python benchmarks/run.py --tables served",
+                                  tables=("served",), earlier=older)
+    assert section(text, TFLITE) == [f"## {TFLITE}", "", "Not measured.", ""]
+    assert "an old title" not in text and section(text, COMPARISON)[2] == KEPT_FROM_FIRST
+    no_file = table.measured_section(served_measured(0.5), {}, at(9, 0), at(9, 30), (0.5, 0.7),
+                                     "python benchmarks/run.py --tables served",
+                                     tables=("served",))
+    assert section(no_file, COMPARISON) == [f"## {COMPARISON}", "", "Not measured.", ""]
+
+
+def test_a_run_of_all_tables_replaces_every_table(results_md):
+    text = table.measured_section(served_measured(0.5), {}, at(9, 0), at(9, 30), (0.5, 0.7),
+                                  "python benchmarks/run.py", earlier=results_md.read_text())
+    assert "Kept from" not in text and "only the tables" not in text and "| resnet18" not in text
+    assert section(text, COMPARISON) == [f"## {COMPARISON}", "", "Not measured.", ""]
+    assert section(text, "GPU") == ["## GPU", "", "No GPU was available to this run: not "
+                                    "measured.", ""]
