@@ -68,8 +68,11 @@ def test_export_help_shows_its_flags_their_help_and_defaults():
                             ("--top_k", "(default: 5)"),
                             ("--weights WEIGHTS", "published checkpoint: imagenet"),
                             ("--recipe RECIPE", "--recipe.FIELD=VALUE"),
-                            ("--int8_io, --noint8_io", "int8 input and output tensors")]:
+                            ("--int8_io, --noint8_io", "int8 input and output tensors"),
+                            ("--fuse, --nofuse", "--format savedmodel, onnx: fold the")]:
         assert flag in text and help_text in text, (flag, help_text)
+    command = ["keras-backbones", "export", "--model", "lenet5", "--weights", "imagenet"]
+    assert cli.parse(command).fuse and not cli.parse([*command, "--nofuse"]).fuse
     for other in ("--mode", "--strategy", "--method", "--workdir", "--verbosity"):
         assert not re.search(rf"{other}\b(?![_=])", text), f"export --help shows {other}"
 

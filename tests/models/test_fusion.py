@@ -148,3 +148,37 @@ def test_exports_of_the_fused_model(tmp_path):
         return sorted(detail["op_name"] for detail in runner._get_ops_details())
 
     assert operators(tflite.convert(fused)) == operators(tflite.convert(model))
+
+
+@pytest.mark.skipif(LEGACY_KERAS, reason="the exports are checked under Keras 3")
+def test_the_exports_serve_the_fused_model(tmp_path):
+    """`export` writes the fused model (the ONNX sidecar says so; the SavedModel holds no
+    batch norm op), which answers as the model as built; --nofuse writes that one."""
+    import json
+
+    import tensorflow as tf
+
+    from keras_backbones.data import preprocessing as prep
+    from keras_backbones.export import deployable, savedmodel
+
+    shape = (32, 32, 3)
+    model = support.randomize_batch_norms(registry.create_model(
+        "resnet18", input_shape=shape, classes=4, classifier_activation="softmax"))
+    item = deployable.Deployable(
+        name="resnet18", model=model, image_size=shape[:2], channels=3,
+        preprocessing=prep.spec(registry.get_spec("resnet18").preprocessing),
+        labels=["a", "b", "c", "d"], recipe=None, model_kwargs={})
+    images = tf.constant(np.random.default_rng(0).uniform(0, 255, (2, *shape)), tf.float32)
+    answers, batch_norm_ops = {}, {}
+    for fuse_it in (True, False):
+        path = savedmodel.export(item, str(tmp_path / "served"), fuse=fuse_it)
+        serving = tf.saved_model.load(path).signatures["serving_default"]
+        answers[fuse_it] = serving(images=images)["probabilities"].numpy()
+        graph = serving.graph.as_graph_def()
+        ops = {node.op for function in graph.library.function for node in function.node_def}
+        batch_norm_ops[fuse_it] = {op for op in ops if "BatchNorm" in op or op == "Rsqrt"}
+    assert not batch_norm_ops[True] and batch_norm_ops[False]
+    np.testing.assert_allclose(answers[True], answers[False], atol=1e-5)
+
+    path, difference = artifacts.write_onnx(item, str(tmp_path / "resnet18.onnx"))
+    assert difference <= 1e-4 and json.loads(open(path + ".json").read())["fused"] is True
