@@ -59,7 +59,7 @@ def fuse(model):
         raise TypeError(f"fuse takes a functional or Sequential Keras model; got "
                         f"{type(model).__name__}, whose layers are connected by Python code, "
                         "not by a graph it could rewrite.")
-    folds = _folds(model)
+    folds, channels_last = _plan(model)
     folded_into = {id(linear): batch_norm for batch_norm, linear in folds.items()}
     batch_norms = {id(batch_norm) for batch_norm in folds}
     weights = {}  # new layer name -> its weights
@@ -71,7 +71,7 @@ def fuse(model):
         if id(layer) in folded_into:
             weights[layer.name] = fold_batch_norm(layer, folded_into[id(layer)])
             return type(layer).from_config({**layer.get_config(), "use_bias": True})
-        if isinstance(layer, keras.layers.BatchNormalization):
+        if id(layer) in channels_last:
             scale, shift = batch_norm_affine(layer)
             weights[layer.name] = [scale, shift]
             return ScaleShift(name=layer.name, dtype=layer.dtype_policy.name)
@@ -100,11 +100,12 @@ def _is_functional(model):
     return isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth")
 
 
-def _folds(model):
-    """{BatchNormalization: the linear layer it folds into} for the model's own graph: the
-    BatchNormalization normalizes the last axis and is called once; its input is the one output
-    of a linear layer (called once, no activation) that nothing else uses, not even as a model
-    output."""
+def _plan(model):
+    """({BatchNormalization: the linear layer it folds into}, {id of every BatchNormalization
+    that normalizes the last axis of all its inputs}) for the model's own graph. One folds where
+    it normalizes the last axis and is called once, and its input is the one output of a linear
+    layer (called once, no activation) that nothing else uses, not even as a model output. The
+    others on the last axis become ScaleShifts; any other axis is left as it is."""
     nodes = list(graph_nodes(model))
     calls, uses = {}, {}
     for layer, inputs in nodes:
@@ -114,8 +115,11 @@ def _folds(model):
     for tensor in model.outputs:
         uses[id(tensor)] = uses.get(id(tensor), 0) + 1
     linear_layers = _linear_layers()
-    folds = {}
+    folds, channels_last, other_axis = {}, set(), set()
     for layer, inputs in nodes:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            last = all(_last_axis(layer, len(tensor.shape)) for tensor in inputs)
+            (channels_last if last else other_axis).add(id(layer))
         if not isinstance(layer, keras.layers.BatchNormalization) or calls[id(layer)] != 1 \
                 or len(inputs) != 1:
             continue
@@ -125,7 +129,7 @@ def _folds(model):
                 and uses[id(tensor)] == 1 and _last_axis(layer, len(tensor.shape)) \
                 and _linear_activation(producer):
             folds[layer] = producer
-    return folds
+    return folds, channels_last - other_axis
 
 
 def _last_axis(batch_norm, rank):

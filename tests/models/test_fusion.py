@@ -122,6 +122,18 @@ def test_sequential_and_nested_models():
         assert not support.batch_norms(fused)
 
 
+def test_a_batch_norm_over_another_axis_is_left_as_it_is():
+    """ScaleShift scales the last axis: a BatchNormalization of the channels-first axis stays."""
+    inputs = keras.Input((4, 6, 6))
+    x = keras.layers.Conv2D(4, 3, padding="same", data_format="channels_first",
+                            use_bias=False)(inputs)
+    model = keras.Model(inputs, keras.layers.BatchNormalization(axis=1)(x))
+    support.randomize_batch_norms(model)
+    fused = fuse(model)
+    assert len(support.batch_norms(fused)) == 1
+    assert_same_outputs(fused, model, support.random_images((4, 6, 6)))
+
+
 def test_a_subclassed_model_is_refused_by_name():
     class Custom(keras.Model):
         def call(self, x):
