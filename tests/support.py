@@ -206,6 +206,18 @@ def batch_norms(model):
     return benchmark.batch_norms(model)
 
 
+def auto_named_weight_layers(model):
+    """The names of `model`'s layers that hold weights under a name Keras made up (the class
+    name in snake case, numbered): the portable format keys weights by layer name, and another
+    build in the same process would number such a layer otherwise."""
+    def snake(name):  # Keras's to_snake_case
+        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+        return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+    return [layer.name for layer in model.layers if layer.weights and
+            re.fullmatch(rf"{re.escape(snake(type(layer).__name__))}(_\d+)?", layer.name)]
+
+
 def signal_carrying_layer_scales(model):
     """Sets to 1 every LayerScale that does not feed a residual sum. For the int8 checks: timm
     starts MobileNetV4's hybrids at 1e-5 on every block, the strided ones (no residual) too,
