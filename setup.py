@@ -29,6 +29,7 @@ setup(
         "tensorflow-serving-api>=2.21,<2.22",  # PredictionLog protos of the warmup file
         "tf2onnx>=1.17",  # --format onnx
         "onnxruntime>=1.20",  # checks each ONNX file against the Keras model
+        "gco-wrapper>=3.0.9",  # PuzzleMix's graph cut (alpha-beta swap), as the authors'
     ],
     extras_require={
         "test": [

@@ -27,18 +27,20 @@ RandAugment's magnitude rising linearly from 5 and Mixup/CutMix's alpha from 0 t
 above. Reproduced: the last stage's setting, held for all 350 epochs (one image size per run in
 this pipeline); not reproduced: the smaller images and weaker regularization of the first three
 stages, and so the training speed-up it brings. Also not reproduced: RandAugment magnitudes
-above 10 (timm's 0..10 scale here; M and L train at 10), AutoAugment (B0's official
-augmentation: left off), evaluation at the larger size (384 for S, 480 for M and L: the run
-evaluates at its training size; evaluate the exported model at the model's default size).
-Mixup and CutMix alternate per batch (timm's switch, probability 0.5).
+above 10 (timm's 0..10 scale here; M and L train at 10), evaluation at the larger size (384
+for S, 480 for M and L: the run evaluates at its training size; evaluate the exported model at
+the model's default size).
+Mixup and CutMix alternate per batch (timm's switch, probability 0.5). B0 trains with
+EfficientNet's AutoAugment instead of RandAugment (effnetv2_configs: 'effnetv1_autoaug', the
+policy "v0" of recipes/efficientnet.py).
 """
 
 import os
 
 from keras_backbones.training import recipe
 
-# efficientnetv2_params: (train size, dropout, RandAugment magnitude (None: AutoAugment,
-# not available), Mixup and CutMix alpha).
+# efficientnetv2_params: (train size, dropout, RandAugment magnitude (None: EfficientNet's
+# AutoAugment, policy "v0"), Mixup and CutMix alpha).
 VARIANTS = {
     "efficientnet_v2_s": (300, 0.2, 10, 0.0),
     "efficientnet_v2_m": (384, 0.3, 15, 0.2),
@@ -57,7 +59,9 @@ def get_config(arg="efficientnet_v2_s"):
     config.model.name = arg
     config.model.kwargs.update(dropout_rate=dropout, drop_path_rate=0.2, norm_momentum=0.01)
     config.data.image_size = size
-    if magnitude is not None:
+    if magnitude is None:
+        config.augment.autoaugment = "v0"
+    else:
         config.augment.randaugment = {"num_layers": 2,
                                       "magnitude": min(float(magnitude), MAX_MAGNITUDE),
                                       "magnitude_std": 0.0}

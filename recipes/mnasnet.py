@@ -9,7 +9,8 @@ epochs and then multiplied by 0.97 every 2.4 epochs, weight decay 1e-5 (not on n
 official code also decays the classifier's bias, which this does not), dropout 0.2 before the
 classifier, label smoothing 0.1 and an exponential moving average of the weights with decay
 0.9999 (the official code), 350 epochs (the official code's 437,898 steps at batch 1024);
-Inception's random crops and flips at 224x224.
+Inception's random crops and flips at 224x224. No AutoAugment: the official mnasnet_main.py
+has none (EfficientNet's setup, recipes/efficientnet.py, adds it to this one).
 
     keras-backbones train --recipe recipes/mnasnet.py --recipe.data.path=/data/imagenet
 """

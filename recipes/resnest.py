@@ -13,8 +13,12 @@ Inception's random resized crops and flips at the larger training size of the de
 (224 for ResNeSt-50, 256 for -101, 320 for -200, 416 for -269: the registry's input size of each
 variant). 270 epochs.
 
-Not reproduced: AutoAugment (the pipeline has RandAugment, not the AutoAugment policy: left off
-rather than replaced), and DropBlock on the last two stages (the builder has no DropBlock layer).
+Not reproduced: the paper's "AutoAugment", which in the released code
+(zhanghang1989/ResNeSt resnest/torch/transforms: build.py, autoaug.py) is no AutoAugment policy
+but Fast AutoAugment's RandAugment(2, 12) (16 operations, each skipped with a probability
+drawn from 0.2..0.8), with ColorJitter and PCA lighting: left off rather than replaced by
+either of this pipeline's policies; and DropBlock on the last two stages (the builder has no
+DropBlock layer).
 
     keras-backbones train --recipe recipes/resnest.py:resnest101e --recipe.data.path=/data/imagenet
 """

@@ -1,7 +1,7 @@
 """Training augmentation and label regularization, in the order timm applies them:
-random resized crop, pad-and-crop, flip (per image, `preprocessing`) -> RandAugment (0..255) ->
-normalize -> random erasing (per image, on normalized pixels) -> one-hot labels, label
-smoothing -> MixUp or CutMix (per batch).
+random resized crop, pad-and-crop, flip (per image, `preprocessing`) -> RandAugment,
+AutoAugment, TrivialAugmentWide or AugMix (0..255) -> normalize -> random erasing (per image,
+on normalized pixels) -> one-hot labels, label smoothing -> MixUp or CutMix (per batch).
 
 The augment config (an `ml_collections.ConfigDict` or a dict; every field optional):
 
@@ -14,6 +14,16 @@ The augment config (an `ml_collections.ConfigDict` or a dict; every field option
     randaugment      None, True (2 layers, magnitude 9), or {num_layers, magnitude, magnitude_std}
                      on timm's 0..10 magnitude scale: "rand-m9-mstd0.5" is
                      {num_layers: 2, magnitude: 9, magnitude_std: 0.5}
+    autoaugment      None, "imagenet" (Cubuk et al.'s ImageNet policy, torchvision's magnitudes)
+                     or "v0" (the EfficientNet code's policy_v0)           (None)
+    trivialaugment   TrivialAugmentWide                                  (False)
+    augmix           None, True, or {severity, width, depth, alpha, all_ops, jsd}: AugMix
+                     (google-research/augmix: 3, 3, -1 (1..3), 1.0, False, True). jsd: the
+                     pipeline yields (clean, augmix, augmix) views, and the train step adds
+                     12 x their Jensen-Shannon divergence to the clean view's cross-entropy
+                     (random erasing then applies to the two augmented views only; MixUp and
+                     CutMix cannot mix the views and are refused)
+                     At most one of randaugment, autoaugment, trivialaugment and augmix.
     random_erasing   probability of erasing a box per image (timm: area 2%..1/3, log-uniform
                      aspect 0.3..3.3, filled with per-pixel N(0, 1) noise)   (0.0)
     label_smoothing  epsilon: targets (1 - eps) * one_hot + eps / num_classes   (0.0)
@@ -22,18 +32,21 @@ The augment config (an `ml_collections.ConfigDict` or a dict; every field option
     mix_prob         probability that a batch is mixed at all         (1.0)
     switch_prob      with both on, probability of CutMix over MixUp   (0.5)
 
-RandAugment is keras-cv's layer (it runs under both Kerases). MixUp, CutMix and random
-erasing are written here with stateless TensorFlow ops rather than taken from keras-cv:
-they follow timm's definitions, which the modern recipes were tuned with (one lambda per
-batch mixed with the reversed batch; CutMix's label weight corrected to the box area that
-survives clipping; erasing with pixel noise on normalized images), they reproduce exactly
-from a seed (keras-cv's layers, given the same seed, do not), and tf-keras has no
-RandomErasing layer. Seeds are int32/int64 tensors of shape [2].
+RandAugment is keras-cv's layer (it runs under both Kerases). AutoAugment, TrivialAugmentWide
+and AugMix are stateless ops on each image's seed (`autoaugment.py` says why not keras-cv's).
+MixUp, CutMix and random erasing are written here with stateless TensorFlow ops rather than
+taken from keras-cv: they follow timm's definitions, which the modern recipes were tuned with
+(one lambda per batch mixed with the reversed batch; CutMix's label weight corrected to the
+box area that survives clipping; erasing with pixel noise on normalized images), they
+reproduce exactly from a seed (keras-cv's layers, given the same seed, do not), and tf-keras
+has no RandomErasing layer. Seeds are int32/int64 tensors of shape [2].
 """
 
 import math
 
 import tensorflow as tf
+
+from keras_backbones.data import autoaugment as policies
 
 DEFAULTS = {
     "crop_scale": (0.08, 1.0),
@@ -41,6 +54,9 @@ DEFAULTS = {
     "flip": True,
     "pad_crop": 0,
     "randaugment": None,
+    "autoaugment": None,
+    "trivialaugment": False,
+    "augmix": None,
     "random_erasing": 0.0,
     "label_smoothing": 0.0,
     "mixup_alpha": 0.0,
@@ -49,6 +65,10 @@ DEFAULTS = {
     "switch_prob": 0.5,
 }
 RANDAUGMENT_DEFAULTS = {"num_layers": 2, "magnitude": 9.0, "magnitude_std": 0.0}
+# google-research/augmix's defaults (cifar.py; its imagenet.py trains at severity 1).
+AUGMIX_DEFAULTS = {"severity": 3.0, "width": 3, "depth": -1, "alpha": 1.0, "all_ops": False,
+                   "jsd": True}
+IMAGE_POLICIES = ("randaugment", "autoaugment", "trivialaugment", "augmix")
 ERASE_AREA = (0.02, 1.0 / 3.0)
 ERASE_LOG_RATIO = (math.log(0.3), math.log(1.0 / 0.3))
 ERASE_ATTEMPTS = 10
@@ -113,7 +133,65 @@ def resolve(augment=None, defaults=None):
             raise ValueError(f"augment.randaugment.num_layers must be an integer >= 1; got {layers!r}.")
     else:
         config["randaugment"] = None
+    _resolve_policies(config)
     return config
+
+
+def _resolve_policies(config):
+    """AutoAugment, TrivialAugmentWide and AugMix's fields, checked; at most one policy."""
+    chosen = [key for key in IMAGE_POLICIES if config[key]]
+    if len(chosen) > 1:
+        raise ValueError(f"augment: {' and '.join(chosen)} are each a whole augmentation policy; "
+                         f"choose one of {', '.join(IMAGE_POLICIES)}.")
+    if config["autoaugment"] and config["autoaugment"] not in policies.POLICIES:
+        raise ValueError(f"augment.autoaugment must be None or one of "
+                         f"{', '.join(map(repr, policies.POLICIES))}; got {config['autoaugment']!r}.")
+    config["autoaugment"] = config["autoaugment"] or None
+    config["trivialaugment"] = bool(config["trivialaugment"])
+    if not config["augmix"]:
+        config["augmix"] = None
+        return
+    given = {} if config["augmix"] is True else _as_dict(config["augmix"])
+    unknown = sorted(set(given) - set(AUGMIX_DEFAULTS))
+    if unknown:
+        raise ValueError(f"augment.augmix: unknown field(s) {', '.join(unknown)}; the fields are "
+                         f"{', '.join(AUGMIX_DEFAULTS)}.")
+    augmix = config["augmix"] = {**AUGMIX_DEFAULTS, **given}
+    if not 0.1 < float(augmix["severity"]) <= 10.0:
+        raise ValueError("augment.augmix.severity is the operations' highest level, in (0.1, 10] "
+                         f"(levels are drawn from [0.1, severity]); got {augmix['severity']!r}.")
+    for key, low in (("width", 1), ("depth", -1)):
+        value = augmix[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < low or value == 0:
+            raise ValueError(f"augment.augmix.{key} must be an integer >= 1"
+                             f"{' (or -1: 1..3 at random)' if key == 'depth' else ''}; got {value!r}.")
+    if not 0.0 < float(augmix["alpha"]) < math.inf:
+        raise ValueError(f"augment.augmix.alpha must be a finite number > 0; got {augmix['alpha']!r}.")
+    if augmix["jsd"] and (config["mixup_alpha"] or config["cutmix_alpha"]):
+        raise ValueError("augment.augmix.jsd compares the predictions for views of the same "
+                         "images, which MixUp and CutMix would mix apart: set mixup_alpha and "
+                         "cutmix_alpha to 0, or augmix.jsd to False.")
+
+
+def image_policy(config):
+    """The per-image policy of a resolved config, as `policy(image, seed)` on a 0..255 image
+    (AugMix with jsd: returns (image, augmix view, augmix view)); None for none or
+    RandAugment (keras-cv's layer, applied by the pipeline)."""
+    if config["autoaugment"]:
+        return lambda image, seed: policies.autoaugment(image, seed, config["autoaugment"])
+    if config["trivialaugment"]:
+        return policies.trivialaugment
+    if not config["augmix"]:
+        return None
+    options = {key: value for key, value in config["augmix"].items() if key != "jsd"}
+    if not config["augmix"]["jsd"]:
+        return lambda image, seed: policies.augmix(image, seed, **options)
+
+    def views(image, seed):
+        first, second = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+        return (image, policies.augmix(image, first, **options),
+                policies.augmix(image, second, **options))
+    return views
 
 
 # --- RandAugment ----------------------------------------------------------------------------

@@ -1,13 +1,16 @@
 """From a Source to batches a model trains or evaluates on.
 
 `make_dataset` yields (float32 images [B, H, W, C], normalized for the model; float32 labels
-[B, num_classes], one-hot, smoothed and mixed in training when the augment config asks).
+[B, num_classes], one-hot, smoothed and mixed in training when the augment config asks). With
+AugMix's JSD loss (augment.augmix.jsd) the training images are a tuple of three such batches:
+the clean images and two AugMix views of them.
 
 Order: shard (per input pipeline) -> cache -> shuffle -> repeat -> per-image preprocessing
-(parallel map) -> batch -> per-batch augmentation -> prefetch. Each training example carries
-its own seed pair from a seeded `Dataset.random`, and every random choice except keras-cv's
-RandAugment is a stateless op on such a seed: with `seed` given, the augmentation does not
-depend on thread scheduling, and `deterministic=True` gives the same batches on every run: it
+(parallel map; AutoAugment, TrivialAugmentWide and AugMix too) -> batch -> per-batch
+augmentation -> prefetch. Each training example carries its own seed pair from a seeded
+`Dataset.random`, and every random choice except keras-cv's RandAugment is a stateless op on
+such a seed: with `seed` given, the augmentation does not depend on thread scheduling, and
+`deterministic=True` gives the same batches on every run: it
 also orders parallel maps and, with RandAugment on, calls `tf.random.set_seed(seed)` and runs
 RandAugment one image at a time in order (keras-cv draws from stateful ops, and over a batch
 it maps them in parallel iterations whose order varies). Each pass over a finite dataset
@@ -22,6 +25,7 @@ from keras_backbones.data import preprocessing as prep
 AUTOTUNE = tf.data.AUTOTUNE
 SHUFFLE_BUFFER = 10_000
 DEFAULT_SEED = 0  # deterministic=True without a seed
+POLICY_STREAM = 1  # folded into an example's seed for its AutoAugment/TrivialAugment/AugMix
 
 
 def make_dataset(source, *, training, image_size, channels, preprocessing, batch_size,
@@ -64,7 +68,8 @@ def make_dataset(source, *, training, image_size, channels, preprocessing, batch
         dataset = dataset.repeat(None if repeat is True else int(repeat))
 
     if training:
-        dataset = _train_images(dataset, config, pre, image_size, channels, seed)
+        dataset = _train_images(dataset, config, pre, image_size, channels, seed,
+                                augment_lib.image_policy(config))
         randaugment = _randaugment(config, seed, deterministic)
         if randaugment is not None and deterministic:
             # keras-cv draws from stateful ops, and over a batch it maps them in parallel
@@ -97,9 +102,10 @@ def make_dataset(source, *, training, image_size, channels, preprocessing, batch
     return dataset.with_options(options).prefetch(AUTOTUNE)
 
 
-def _train_images(dataset, config, pre, image_size, channels, seed):
-    """(image, label) -> (float32 image on 0..255 after the random crop and flip, label,
-    the example's seed pair, from which every later random choice for it is derived)."""
+def _train_images(dataset, config, pre, image_size, channels, seed, policy=None):
+    """(image, label) -> (float32 image on 0..255 after the random crop and flip and the
+    per-image `policy` (`augment.image_policy`; AugMix's JSD: a tuple of views), label, the
+    example's seed pair, from which every later random choice for it is derived)."""
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def train_image(example, image_seed):
@@ -108,6 +114,10 @@ def _train_images(dataset, config, pre, image_size, channels, seed):
                                     image_seed, crop_scale=config["crop_scale"],
                                     crop_ratio=config["crop_ratio"], flip=config["flip"],
                                     pad_crop=config["pad_crop"])
+        if policy is not None:  # its own stream, beside the crop's and the batch's splits
+            policy_seed = tf.random.experimental.stateless_fold_in(image_seed, POLICY_STREAM)
+            # The operations need the static shape (color on RGB, AugMix's translation range).
+            image = policy(tf.ensure_shape(image, [*image_size, channels]), policy_seed)
         return image, label, image_seed
 
     return tf.data.Dataset.zip((dataset, seeds)).map(train_image, num_parallel_calls=AUTOTUNE)
@@ -127,10 +137,17 @@ def _batch_finisher(config, pre, channels, num_classes):
     def finish(images, labels, seeds):
         # The batch's seed: its first example's (which no other batch has).
         erase_seed, mix_seed = tf.unstack(tf.random.experimental.stateless_split(seeds[0], num=2))
+        targets = augment_lib.one_hot(labels, num_classes, config["label_smoothing"])
+        if isinstance(images, tuple):  # AugMix's JSD views: erasing on the augmented ones (timm)
+            clean, *views = (prep.normalize(view, pre, channels) for view in images)
+            if config["random_erasing"]:
+                view_seeds = tf.random.experimental.stateless_split(erase_seed, num=len(views))
+                views = [augment_lib.random_erasing(view, view_seed, prob=config["random_erasing"])
+                         for view, view_seed in zip(views, tf.unstack(view_seeds))]
+            return (clean, *views), targets
         images = prep.normalize(images, pre, channels)
         if config["random_erasing"]:
             images = augment_lib.random_erasing(images, erase_seed, prob=config["random_erasing"])
-        targets = augment_lib.one_hot(labels, num_classes, config["label_smoothing"])
         return augment_lib.mix_batch(images, targets, mix_seed,
                                      mixup_alpha=config["mixup_alpha"],
                                      cutmix_alpha=config["cutmix_alpha"],

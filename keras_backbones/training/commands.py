@@ -4,6 +4,7 @@
         [--workdir DIR] [--strategy default|one_device|mirrored|multi_worker|tpu] [--tpu NAME]
         [--jit_compile] [--mixed_precision none|mixed_float16|mixed_bfloat16]
     keras-backbones evaluate --recipe recipes/lenet5.py:digits --weights runs/lenet5_digits/weights.npz
+        [--tta none|flip|10crop|144crop|dense] [--scales Q,...]
 
 Each command is a function of the parsed arguments (keras_backbones.cli parses them, with the
 --recipe, --weights and --workdir that export and optimize share): `args.recipe` is the recipe
@@ -11,6 +12,7 @@ loaded, overridden and validated, `args.recipe_spec` what --recipe said. TensorF
 imported only when a command runs.
 """
 
+import argparse
 import os
 
 from keras_backbones.training import recipe as recipe_lib
@@ -44,13 +46,49 @@ def train(args):
                jit_compile=args.jit_compile, mixed_precision=args.mixed_precision)
 
 
+# The modes of keras_backbones.training.tta (which imports TensorFlow: not at parse time).
+TTA_MODES = ("none", "flip", "10crop", "144crop", "dense")
+SCALED_TTA_MODES = ("144crop", "dense")
+
+
+def _scales(value):
+    """--scales: comma-separated shorter sides in pixels."""
+    try:
+        scales = tuple(int(scale) for scale in value.split(","))
+    except ValueError:
+        scales = ()
+    if not scales or min(scales) < 1:
+        raise argparse.ArgumentTypeError(f"--scales takes positive integers separated by "
+                                         f"commas (e.g. 224,256,288); got {value!r}.")
+    return scales
+
+
+def add_evaluate_arguments(parser):
+    """The flags of `keras-backbones evaluate` beside --recipe, --weights and --workdir."""
+    parser.add_argument("--tta", default="none", choices=TTA_MODES,
+                        help="test-time evaluation, softmax probabilities averaged: none (the "
+                        "center crop), flip (and its mirror), 10crop (AlexNet: corners and "
+                        "center, mirrored), 144crop (GoogLeNet: 4 scales x 3 squares x 6 crops "
+                        "x 2), dense (VGG: the classifier made convolutional on whole images at "
+                        "--scales, and mirrored)")
+    parser.add_argument("--scales", type=_scales, metavar="Q,...",
+                        help="dense and 144crop: the shorter sides the whole image is resized to "
+                        "(default dense: S-32,S,S+32 with S = size / crop_pct, 224,256,288 at "
+                        "224; 144crop: 256,288,320,352 at 224, in proportion to another size)")
+
+
 def evaluate(args):
     """Top-1/top-5 accuracy of trained weights.
 
     Reads the recipe's evaluation split; writes the confusion matrix (a PNG) to --workdir,
-    default the weights' directory. Example:
+    default the weights' directory. --tta evaluates as the papers do (flips, 10 or 144 crops,
+    VGG's dense evaluation). Example:
       keras-backbones evaluate --recipe recipes/lenet5.py:digits \\
-          --weights runs/lenet5_digits/weights.npz"""
+          --weights runs/lenet5_digits/weights.npz --tta dense --scales 32,40"""
+    if args.scales and args.tta not in SCALED_TTA_MODES:
+        raise ValueError(f"--scales applies to --tta {' and '.join(SCALED_TTA_MODES)}; got "
+                         f"--tta {args.tta}.")
     from keras_backbones.training import loop
 
-    loop.evaluate(args.recipe, args.weights, out_dir=args.workdir)
+    loop.evaluate(args.recipe, args.weights, out_dir=args.workdir, tta=args.tta,
+                  scales=args.scales)

@@ -62,7 +62,10 @@ class Trainer(keras.Model):
     loss scaling, and top-1/top-5. The network is built with logits outputs.
 
     Outputs named aux* (GoogLeNet's, Inception-v3's auxiliary heads) add aux_weight x their
-    cross-entropy in training and are ignored in evaluation. With R replicas each computes
+    cross-entropy in training and are ignored in evaluation. Training images that arrive as a
+    tuple of views (AugMix's JSD: clean, augmented, augmented) run as one batch; the loss is
+    the clean view's cross-entropy plus JSD_WEIGHT x the views' Jensen-Shannon divergence
+    (recipe.validate refuses them with hidden-state mixing). With R replicas each computes
     the mean loss of its share of the global batch divided by R; the optimizer sums the
     replicas' gradients, so the update is that of the mean loss over the global batch.
     """
@@ -78,7 +81,7 @@ class Trainer(keras.Model):
                              f"outputs; its outputs are {names}.")
         self.aux_weight = float(aux_weight)
         self._penalty = penalty or (lambda: 0.0)  # a function: not tracked as weights
-        self.mixing_method, self.mixing_alpha = mixing or (None, 0.0)
+        self.mixing_method, self.mixing_alpha, self.mixing_options = mixing or (None, 0.0, None)
         self.steps_per_call = int(steps_per_execution)
         self.steps_to_skip = 0
         self.logs_per_worker = False
@@ -125,19 +128,29 @@ class Trainer(keras.Model):
 
     def train_step(self, data):
         images, labels = data
+        views = len(images) if isinstance(images, (tuple, list)) else 1
         variables = self.network.trainable_variables
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             if self.mixing_method:
                 from keras_backbones.training import mixing
 
-                outputs, labels = mixing.mixed_forward(self.network, images, labels,
-                                                       method=self.mixing_method,
-                                                       alpha=self.mixing_alpha, training=True)
+                outputs, labels, mixed = mixing.mixed_forward(
+                    self.network, images, labels, method=self.mixing_method,
+                    alpha=self.mixing_alpha, puzzle=self.mixing_options, training=True,
+                    return_info=True)
+                clean_loss = mixed.get("clean_loss", 0.0)
             else:
-                outputs = self.network(images, training=True)
+                outputs = self.network(tf.concat(images, 0) if views > 1 else images, training=True)
+            if views > 1:
+                consistency = jensen_shannon(tf.split(self._split(outputs)[0], views))
+                outputs = tf.nest.map_structure(lambda output: tf.split(output, views)[0], outputs)
             per_example, logits = self._per_example_loss(labels, outputs, training=True)
+            if views > 1:
+                per_example += JSD_WEIGHT * consistency
             objective = tf.reduce_mean(per_example) + self._penalty()
+            if self.mixing_method:  # PuzzleMix's clean_lam x the loss of its saliency pass
+                objective += clean_loss
             if self.network.losses:
                 objective += tf.add_n([tf.cast(l, tf.float32) for l in self.network.losses])
             objective = objective / replicas
@@ -194,6 +207,18 @@ class Trainer(keras.Model):
 def _cross_entropy(labels, logits):
     return tf.nn.softmax_cross_entropy_with_logits(labels=tf.cast(labels, tf.float32),
                                                    logits=tf.cast(logits, tf.float32))
+
+
+JSD_WEIGHT = 12.0  # google-research/augmix cifar.py and imagenet.py
+
+
+def jensen_shannon(view_logits):
+    """Per example, AugMix's consistency loss: the mean over the views of KL(p_view || M), M
+    the views' mean softmax clamped to [1e-7, 1] (the reference's clamp)."""
+    probs = [tf.nn.softmax(tf.cast(logits, tf.float32)) for logits in view_logits]
+    log_mixture = tf.math.log(tf.clip_by_value(tf.add_n(probs) / len(probs), 1e-7, 1.0))
+    divergences = [tf.reduce_sum(tf.math.xlogy(p, p) - p * log_mixture, axis=-1) for p in probs]
+    return tf.add_n(divergences) / len(probs)
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -414,12 +439,24 @@ def _trainer(config, strat, data):
         trainer = Trainer(
             network, num_classes=num_classes, aux_weight=config.loss.aux_weight,
             penalty=penalty if optimizers.couples_weight_decay(config) else None,
-            mixing=(config.mixing.method, config.mixing.alpha) if config.mixing.method else None,
+            mixing=_mixing(config) if config.mixing.method else None,
             steps_per_execution=config.steps_per_execution)
         trainer.logs_per_worker = not LEGACY_KERAS and strategy_lib.is_multi_worker(strat)
         _compile(trainer, optimizers.make_optimizer(config, data.steps_per_epoch, network), config)
         trainer.optimizer.build(network.trainable_variables)  # before a backup is restored
     return network, trainer
+
+
+def _mixing(config):
+    """(method, alpha, PuzzleMix's options) of the train step: PuzzleMix's data term reads
+    pixels in [0, 1], so it gets the preprocessing's mean and std."""
+    if config.mixing.method != "puzzlemix":
+        return config.mixing.method, config.mixing.alpha, None
+    from keras_backbones.data import preprocessing
+
+    pre = preprocessing.spec(recipe.input_geometry(config)[2])
+    return config.mixing.method, config.mixing.alpha, {
+        "setting": config.mixing.get("puzzlemix", "cifar"), "mean": pre.mean, "std": pre.std}
 
 
 def _compile(trainer, optimizer, config):
@@ -564,14 +601,19 @@ def _steps_per_epoch(config, source):
 
 # --- evaluation -----------------------------------------------------------------------------
 
-def evaluate(config, weights_path, *, out_dir=None, batch_size=None):
+def evaluate(config, weights_path, *, out_dir=None, batch_size=None, tta="none", scales=None):
     """top-1/top-5 of a weights file on the recipe's evaluation split, and the confusion
-    matrix PNG (in out_dir, default the weights' directory). Returns the numbers."""
+    matrix PNG (in out_dir, default the weights' directory). Returns the numbers.
+
+    tta: "none" (the center crop), or the test-time evaluation of a paper
+    (keras_backbones.training.tta: flip, 10crop, 144crop, dense), with its `scales`."""
     import numpy as np
 
     from keras_backbones.data import pipeline, sources
+    from keras_backbones.training import tta as tta_lib
 
     recipe.validate(config)
+    tta_lib.check_mode(tta, scales)
     if not os.path.isfile(weights_path):
         raise ValueError(f"--weights: no such file: {weights_path!r}.")
     config = recipe.with_recorded_classes(config, weights_path)
@@ -579,11 +621,16 @@ def evaluate(config, weights_path, *, out_dir=None, batch_size=None):
     source = sources.load(config.data, "eval")
     model = build_network(config, source.num_classes, (*image_size, channels), logits=False,
                           weights_path=weights_path)
-    dataset = pipeline.make_dataset(
-        source, training=False, image_size=image_size, channels=channels, preprocessing=pre,
-        batch_size=batch_size or config.eval_batch_size or config.batch_size,
-        num_classes=source.num_classes)
-    predict = tf.function(lambda images: model(images, training=False))
+    batch_size = batch_size or config.eval_batch_size or config.batch_size
+    if tta == "none":
+        dataset = pipeline.make_dataset(
+            source, training=False, image_size=image_size, channels=channels, preprocessing=pre,
+            batch_size=batch_size, num_classes=source.num_classes)
+        predict = tf.function(lambda images: model(images, training=False))
+    else:
+        dataset, predict, scales = tta_lib.evaluation(
+            model, source, tta, scales=scales, image_size=image_size, channels=channels,
+            preprocessing=pre, batch_size=batch_size, num_classes=source.num_classes)
     labels, scores = [], []
     progress = keras.utils.Progbar(target=None, unit_name="batch", verbose=_verbosity())
     for images, targets in dataset:
@@ -600,9 +647,14 @@ def evaluate(config, weights_path, *, out_dir=None, batch_size=None):
                                         title=f"{config.model.name} on {source.name}")
     result = {"top1": report.top_k_accuracy(labels, scores, 1),
               "top5": report.top_k_accuracy(labels, scores, 5), "examples": int(len(labels)),
-              "confusion_matrix": plot}
+              "confusion_matrix": plot, "tta": tta}
+    if scales:
+        result["scales"] = list(scales)
     if source.suspects is not None:
         result["skipped_images"] = _skipped_images(source)
+    evaluated = "" if tta == "none" else f", tta {tta}" + (
+        f" at {', '.join(map(str, scales))}" if scales else "")
     print(f"{config.model.name} on {source.name}: top-1 {result['top1']:.2%}, "
-          f"top-5 {result['top5']:.2%} ({len(labels)} images). Confusion matrix: {plot}")
+          f"top-5 {result['top5']:.2%} ({len(labels)} images{evaluated}). Confusion matrix: "
+          f"{plot}")
     return result

@@ -35,21 +35,12 @@ y[perm] weighted by u and 1 - u; the mixed labels returned here are the reweight
 one loss a generic train step can apply. `block_size` (7) is lowered to the largest odd size
 that is at most half the map's side (the authors set it by hand per layer: 7, 5, 3).
 
-puzzlemix (Kim et al. 2020, "Puzzle Mix"), simplified. As the paper: the saliency of each
-input is the L2 norm over channels of the gradient of the loss with respect to the input; the
-image is divided into n x n blocks with n drawn from {2, 4, 8, 16} (at most the image side);
-the block saliencies are average-pooled and normalized to sum to 1 per image; lam ~ Beta(alpha,
-alpha), the partner is a random permutation, and the label weight is the mixed area share.
-Where it differs: (1) the mask is chosen greedily, the round(lam * n^2) blocks where image a is
-most salient relative to its partner come from a, the rest from the partner; this is the exact
-optimum of the paper's unary (saliency) term under the area constraint, but it drops the
-pairwise smoothness term and the label-prior term of the paper's graph-cut (alpha-beta swap)
-objective, so block regions are not encouraged to be contiguous; (2) the mask is binary (the
-paper's code also allows intermediate mixing levels, n_labels=3); (3) there is no transport
-step: salient blocks are not moved to new positions (the paper's optimal transport of each
-image's blocks), so a salient region is kept only where it already lies; (4) the saliency pass
-runs the model in inference mode (BatchNorm statistics are updated once per step) and adds
-no clean-loss term, and there is no adversarial perturbation.
+puzzlemix (Kim et al. 2020, "Puzzle Mix"), as the authors' code: saliency from the input
+gradient, a block mask of mixing levels chosen by a graph cut of the paper's energy, salient
+blocks transported into the region each image keeps, labels mixed by the kept area
+(`keras_backbones.training.puzzlemix`, which says how and what is left out). Its options:
+`puzzle=` (the CIFAR setting by default, or "imagenet"); the paper draws lam from
+Beta(1, 1) (alpha=1.0). The graph cut runs on the host: not under XLA or on TPU (an error).
 """
 
 import weakref
@@ -58,11 +49,11 @@ import tensorflow as tf
 
 from keras_backbones.backend import keras
 from keras_backbones.data import augment
+from keras_backbones.training import puzzlemix
 
 METHODS = ("manifold_mixup", "patchup", "puzzlemix")
 PATCHUP_MODES = ("soft", "hard")
 INPUT = "input"  # the candidate "boundary" before the first layer
-PUZZLE_BLOCKS = (2, 4, 8, 16)
 
 _chains = weakref.WeakKeyDictionary()  # model -> {boundary names: segment models}
 
@@ -108,7 +99,8 @@ def cut(model, boundary):
 
 def mixed_forward(model, images, labels, *, method, alpha=2.0, training=True, seed=None,
                   patchup_mode="soft", patchup_prob=0.7, block_size=7, gamma=0.9,
-                  boundaries=None, boundary=None, lam=None, from_logits=None, return_info=False):
+                  boundaries=None, boundary=None, lam=None, from_logits=None, puzzle=None,
+                  return_info=False):
     """Predictions of `model` on batch-mixed inputs or hidden states, and the mixed labels.
 
     labels: int [B] or one-hot / soft [B, classes]. method: "manifold_mixup", "patchup" or
@@ -118,9 +110,12 @@ def mixed_forward(model, images, labels, *, method, alpha=2.0, training=True, se
     model's); boundary: use this one instead of drawing. lam: a fixed mixing weight.
     patchup_mode / patchup_prob / block_size / gamma: PatchUp's settings (module docstring).
     from_logits: whether the model returns logits (default: read from its last layer); PuzzleMix
-    needs it for the saliency loss. training=False: no mixing, the model's plain predictions.
+    needs it for the saliency loss. puzzle: PuzzleMix's options (`puzzlemix.options`: None for
+    the CIFAR setting, "cifar", "imagenet", a dict of fields, or `puzzlemix.Options`).
+    training=False: no mixing, the model's plain predictions.
     return_info: also return a dict of the draws (lam, the chosen candidate's index, the share
-    of the map that changed) for inspection and tests.
+    of the map that changed) for inspection and tests; for PuzzleMix it holds "clean_loss", the
+    clean_lam-weighted loss of the saliency pass, which a train step adds to its objective.
     """
     if method not in METHODS:
         raise ValueError(f"mixing method must be one of {', '.join(METHODS)}; got {method!r}.")
@@ -137,7 +132,9 @@ def mixed_forward(model, images, labels, *, method, alpha=2.0, training=True, se
     lam = rng.beta(alpha, ()) if lam is None else tf.constant(float(lam))
 
     if method == "puzzlemix":
-        mixed, targets, info = _puzzlemix(model, images, targets, perm, lam, rng, from_logits)
+        options = puzzlemix.options(puzzle)
+        mixed, targets, info = _puzzlemix(model, images, targets, perm, lam, rng, from_logits,
+                                          options)
         predictions = model(mixed, training=True)
         return (predictions, targets, info) if return_info else (predictions, targets)
 
@@ -232,53 +229,28 @@ def _patchup(hidden, targets, perm, lam, rng, mode, block_size, gamma):
     return mixed, (1.0 - changed_y) * targets + changed_y * patch_targets, changed
 
 
-def _puzzlemix(model, images, targets, perm, lam, rng, from_logits):
-    """Saliency-guided block mixing at the input (the simplified Puzzle Mix: module docstring)."""
+def _puzzlemix(model, images, targets, perm, lam, rng, from_logits, options):
+    """Puzzle Mix at the input: the saliency pass here, the mask and transport in puzzlemix."""
     height, width = images.shape[1], images.shape[2]
     if height is None or width is None:
         raise ValueError("puzzlemix needs images of a static height and width.")
+    puzzlemix.check_host_execution()  # before the saliency pass: fail at once
+    sizes = puzzlemix.block_sizes(height, width)
     with tf.GradientTape() as tape:
         tape.watch(images)
-        outputs = model(images, training=False)
+        outputs = model(images, training=options.clean_lam > 0)
         logits = _returns_logits(model) if from_logits is None else from_logits
-        loss = _cross_entropy(targets, _first(outputs), logits)
+        loss = tf.reduce_mean(_cross_entropy(targets, _first(outputs), logits))
     gradient = tf.stop_gradient(tape.gradient(loss, images))
-    saliency = tf.norm(tf.cast(gradient, tf.float32), axis=-1)  # [B, H, W]: L2 over channels
-
-    sizes = [n for n in PUZZLE_BLOCKS if n <= min(height, width)] or [1]
+    saliency = puzzlemix.rms_over_channels(gradient)
     choice = _uniform_index(rng, len(sizes))
-
-    def mask_for(n):
-        def make():
-            rows, cols = _block_assignment(height, n), _block_assignment(width, n)  # [H|W, n]
-            pooled = tf.einsum("bhw,hi,wj->bij", saliency, rows / tf.reduce_sum(rows, 0),
-                               cols / tf.reduce_sum(cols, 0))  # block means [B, n, n]
-            pooled = pooled / (tf.reduce_sum(pooled, axis=[1, 2], keepdims=True) + 1e-12)
-            advantage = tf.reshape(pooled - tf.gather(pooled, perm), [-1, n * n])
-            keep = tf.cast(tf.round(tf.cast(lam, tf.float32) * n * n), tf.int32)
-            rank = tf.argsort(tf.argsort(advantage, axis=1, direction="DESCENDING"), axis=1)
-            from_a = tf.reshape(tf.cast(rank < keep, tf.float32), [-1, n, n])  # a's most salient
-            return tf.einsum("bij,hi,wj->bhw", from_a, rows, cols)[..., None]
-        return make
-
-    branches = [mask_for(n) for n in sizes]
-    mask = branches[0]() if len(branches) == 1 else tf.switch_case(choice, branches)
-    share_a = tf.reduce_mean(mask, axis=[1, 2, 3])  # per image: the exact pixel share kept
-    mask = tf.cast(mask, images.dtype)
-    mixed = mask * images + (1.0 - mask) * tf.gather(images, perm)
-    share = tf.cast(share_a[:, None], targets.dtype)
-    mixed_targets = share * targets + (1.0 - share) * tf.gather(targets, perm)
-    info = {"lam": lam, "perm": perm, "share": share_a, "blocks": tf.gather(sizes, choice),
-            "mask": mask}
+    mixed, mixed_targets, info = puzzlemix.mix(images, targets, saliency, perm, lam, choice,
+                                               options)
+    info["clean_loss"] = options.clean_lam * loss if options.clean_lam > 0 else tf.constant(0.0)
     return mixed, mixed_targets, info
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-def _block_assignment(size, blocks):
-    """[size, blocks] one-hot: pixel i lies in block floor(i * blocks / size)."""
-    return tf.one_hot(tf.range(size) * blocks // size, blocks, dtype=tf.float32)
-
 
 def _soft_labels(labels, num_classes):
     labels = tf.convert_to_tensor(labels)
@@ -298,11 +270,11 @@ def _returns_logits(model):
 
 
 def _cross_entropy(targets, outputs, from_logits):
+    """Per example."""
     outputs = tf.cast(outputs, tf.float32)
     if from_logits:
-        return tf.reduce_sum(tf.nn.softmax_cross_entropy_with_logits(labels=targets,
-                                                                     logits=outputs))
-    return -tf.reduce_sum(targets * tf.math.log(tf.clip_by_value(outputs, 1e-7, 1.0)))
+        return tf.nn.softmax_cross_entropy_with_logits(labels=targets, logits=outputs)
+    return -tf.reduce_sum(targets * tf.math.log(tf.clip_by_value(outputs, 1e-7, 1.0)), axis=-1)
 
 
 def _uniform_index(rng, count):

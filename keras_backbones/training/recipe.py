@@ -28,11 +28,14 @@ The fields (units in brackets):
     data.deterministic       reproducible batches (slower: ordered parallel maps)
     data.train_examples      the training split's size where the source cannot tell (TFRecords)
     augment.*                `keras_backbones.data.augment`'s fields (crop, flip, RandAugment,
-                             random erasing, label smoothing, MixUp, CutMix); fields left out
-                             take the data source's defaults
+                             AutoAugment, TrivialAugmentWide, AugMix, random erasing, label
+                             smoothing, MixUp, CutMix); fields left out take the data source's
+                             defaults
     mixing.method            hidden-state mixing in the train step: "" (off), "manifold_mixup",
                              "patchup" or "puzzlemix" (`keras_backbones.training.mixing`)
-    mixing.alpha             its Beta(alpha, alpha)
+    mixing.alpha             its Beta(alpha, alpha) (PuzzleMix's papers: 1.0)
+    mixing.puzzlemix         PuzzleMix's setting: "cifar" or "imagenet" (the authors' values,
+                             `keras_backbones.training.puzzlemix`)
     optimizer.name           "sgd" (momentum, nesterov), "rmsprop" (rho, momentum, epsilon) or
                              "adamw" (beta_1, beta_2, epsilon)
     optimizer.learning_rate  the peak rate, for a global batch of reference_batch_size
@@ -109,7 +112,7 @@ def defaults():
             "train_examples": 0,
         },
         "augment": {},
-        "mixing": {"method": "", "alpha": 2.0},
+        "mixing": {"method": "", "alpha": 2.0, "puzzlemix": "cifar"},
         "optimizer": {
             "name": "sgd", "learning_rate": 0.1, "reference_batch_size": 0,
             "momentum": 0.9, "nesterov": False, "rho": 0.9, "beta_1": 0.9, "beta_2": 0.999,
@@ -331,6 +334,12 @@ def _invalid_values(config):
     choice("schedule.name", get("schedule.name"), SCHEDULES)
     choice("mixed_precision", get("mixed_precision"), PRECISIONS)
     choice("mixing.method", get("mixing.method"), MIXING)
+    choice("mixing.puzzlemix", get("mixing.puzzlemix"), ("cifar", "imagenet"))
+    augmix = config.augment.get("augmix")
+    jsd = augmix is True or hasattr(augmix, "get") and augmix.get("jsd", True)
+    need(not (jsd and get("mixing.method")),
+         "augment.augmix.jsd trains on three views of each image, which hidden-state mixing "
+         "does not take: set mixing.method='' or augment.augmix.jsd=False")
     for path in ("epochs", "batch_size"):
         need(_is_int(get(path)) and get(path) >= 1, f"{path} must be a positive integer; got {get(path)!r}")
     for path in ("eval_batch_size", "steps_per_epoch", "eval_steps", "checkpoint.backup_every_steps",

@@ -105,16 +105,15 @@ def test_puzzlemix_labels_equal_the_mixed_area(resnet):
         _, targets, info = mixing.mixed_forward(resnet, images, labels, method="puzzlemix", alpha=1.0,
                                                 seed=seed, return_info=True)
         mask, share = info["mask"].numpy(), info["share"].numpy()
-        assert set(np.unique(mask)) <= {0.0, 1.0}
-        np.testing.assert_allclose(share, mask.mean(axis=(1, 2, 3)))
-        blocks = int(info["blocks"])
-        assert share[0] == pytest.approx(round(float(info["lam"]) * blocks ** 2) / blocks ** 2)
+        assert set(np.unique(mask)) <= {0.0, 0.5, 1.0}  # the CIFAR setting's 3 mixing levels
+        np.testing.assert_allclose(share, mask.mean(axis=(1, 2, 3)), rtol=1e-6)
         _check_pairs(targets, info["perm"], share)
 
 
 def test_puzzlemix_keeps_the_salient_blocks():
     """Each image is bright in one quadrant only, and the probe's input gradient is 2x W^T(p - y):
-    its saliency lies in that quadrant, so with lam = 1/4 the mask keeps exactly that quadrant."""
+    its saliency lies in that quadrant. With lam = 1/2 (no prior preference), two levels and no
+    transport, the graph cut keeps each image's quadrant and its partner's."""
     inputs = keras.Input(shape=(32, 32, 1))
     x = keras.layers.Flatten()(keras.layers.Multiply()([inputs, inputs]))
     probe = keras.Model(inputs, keras.layers.Dense(units=4, activation="softmax")(x))
@@ -124,14 +123,14 @@ def test_puzzlemix_keeps_the_salient_blocks():
     for i, (rows, cols) in enumerate(quadrants):
         images[i, rows, cols] = 1.0
     for seed in range(3):
-        _, _, info = mixing.mixed_forward(probe, images, tf.range(4), method="puzzlemix", lam=0.25,
-                                          seed=seed, return_info=True)
+        _, _, info = mixing.mixed_forward(probe, images, tf.range(4), method="puzzlemix", lam=0.5,
+                                          seed=seed, puzzle={"n_labels": 2, "transport": False},
+                                          return_info=True)
         mask, perm = info["mask"].numpy()[..., 0], info["perm"].numpy()
         for i, (rows, cols) in enumerate(quadrants):
             if perm[i] != i:
-                expected = np.zeros([32, 32])
-                expected[rows, cols] = 1.0
-                np.testing.assert_array_equal(mask[i], expected)
+                assert np.all(mask[i][rows, cols] == 1.0)
+                assert np.all(mask[i][quadrants[perm[i]]] == 0.0)
 
 
 @pytest.mark.parametrize("method", mixing.METHODS)
@@ -159,10 +158,11 @@ def test_mixed_train_step_in_tf_function_and_xla(lenet):
             return loss, tf.stack(mixed), tape.gradient(loss, variables)
         return step
 
-    # XLA compiles slowly on CPU: PuzzleMix alone there (the Beta sampler all three share, the
-    # nested input gradient, argsort, einsum); all three were checked under XLA by hand.
+    # XLA compiles slowly on CPU: manifold mixup alone there (the Beta sampler all three share,
+    # the cut network); PatchUp was checked under XLA by hand. PuzzleMix's graph cut runs on the
+    # host: under XLA it is an error (tests/training/test_puzzlemix.py).
     for compiled in (tf.function(train_step(mixing.METHODS)),
-                     tf.function(train_step(["puzzlemix"]), jit_compile=True)):
+                     tf.function(train_step(["manifold_mixup"]), jit_compile=True)):
         loss, mixed, gradients = compiled(images, labels)
         _, mixed_again, _ = compiled(images, labels)
         assert np.isfinite(float(loss))
