@@ -310,9 +310,9 @@ def memory_marks(name, kwargs=None):
 
 
 # The family representatives whose TFLite conversion (float32 and int8, each from an export of
-# its own where the int8 graph is traced differently) takes past half a minute here: graphs of
-# hundreds of layers, whose size and not the input's sets the converter's time (measured on
-# Inception-ResNet-v2: export 32 s, float conversion 37 s, int8 39 s).
+# its own where the int8 graph is traced differently) takes 20-40 s here on two busy workers:
+# graphs of hundreds of layers, whose size and not the input's sets the converter's time
+# (measured on DenseNet-121 alone: export 5 s, float conversion 8 s, int8 7 s).
 SLOW_TO_CONVERT = ("inception_resnet_v2", "inception_v4", "inception_v3", "inception_resnet_v1",
                    "inception_v2", "densenet121", "swin_tiny_patch4_window7_224")
 
