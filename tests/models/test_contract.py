@@ -21,15 +21,19 @@ ALL = registry.list_models()
 # implementation of the layers, which the families of one builder module share: one variant
 # per module there, and every variant still builds for its count.
 REPRESENTATIVES = support.module_representatives() if LEGACY_KERAS else support.representatives()
-# Every variant builds in float32 with its reference count; the representatives also run a
-# forward pass, in float32 and in mixed precision (a property of the layers a family uses
-# rather than of their number). CI's budget: the 160 variants' mixed-precision builds took 7
-# CPU-minutes.
+# Every variant builds in float32 with its reference count: the representatives in the round
+# trip's test (one build serves both), the others in test_parameters_and_forward_at_small_input. The
+# representatives also run a forward pass there, and in mixed precision here (a property of the
+# layers a family uses rather than of their number). CI's budget: the 160 variants'
+# mixed-precision builds took 7 CPU-minutes.
 FORWARD_CASES = [(name, policy) for name in ALL for policy in ("float32", "mixed_float16")
-                 if policy == "float32" or name in REPRESENTATIVES]
+                 if (policy == "float32") != (name in REPRESENTATIVES)]
 
 
 def assert_reference_count(name, model):
+    """`model` (built by the registry for `name`) has its reference parameter count, records
+    its variant, and every layer drew its own initial values (no initializer instance shared
+    between layers)."""
     spec = registry.get_spec(name)
     row = support.registered_variant_row(name)
     assert row is not None, f"{name} is not in params.tsv"
@@ -39,6 +43,8 @@ def assert_reference_count(name, model):
     else:  # no code reference: the paper's rounded figure
         assert spec.paper_params, f"{name}: neither params.tsv nor the registry gives a count"
         assert abs(count - spec.paper_params) <= 0.005 * spec.paper_params, (count, spec.paper_params)
+    assert model.variant == name  # built through the application base
+    assert not support.identical_initial_weights(model)
 
 
 @pytest.mark.parametrize("row", [r for r in support.reference_rows() if r["kwargs"] and r["name"] in ALL],
@@ -65,20 +71,15 @@ def test_parameters_and_forward_at_small_input(name, policy):
     if policy == "float32":
         # The parameter count does not depend on the input size (heads pool adaptively, ViT
         # interpolates its position embedding): checked on the model built here, which saves
-        # CI a build of every variant at its default size.
+        # CI a build of every variant at its default size. Building traced every layer's
+        # computation on symbolic inputs (shapes and ops); the forward pass with numbers runs
+        # on the family's representative (CI's budget).
         assert_reference_count(name, model)
-        # Built through the application base, recording the variant; every layer drew its
-        # own initial values (no initializer instance shared between layers).
-        assert model.variant == name
-        assert not support.identical_initial_weights(model)
-    if name not in REPRESENTATIVES:
-        # Building traced every layer's computation on symbolic inputs (shapes and ops); the
-        # forward pass with numbers runs on the family's representative (CI's budget).
         return
     # Under mixed precision, the training-mode pass (batch statistics) is the one that runs in
     # float16 in practice; an untrained deep residual net in inference mode (BatchNorm an
     # identity) grows its residual stream past float16's range, as the references do.
-    out = model(support.random_images(shape), training=policy != "float32")
+    out = model(support.random_images(shape), training=True)
     classes = registry.get_spec(name).kwargs.get("classes", 1000)
     assert tuple(out.shape) == (2, classes)
     out = np.asarray(out)
@@ -96,8 +97,9 @@ ROUND_TRIP_SLOW = ("inception_resnet_v1", "inception_resnet_v2")
     pytest.param(n, marks=[pytest.mark.allow_slow("Inception-ResNet: hundreds of layers built, "
                                                   "saved, loaded and fused")]
                  if n in ROUND_TRIP_SLOW else []) for n in REPRESENTATIVES])
-def test_keras_file_portable_weights_and_fused_model(name, tmp_path):
-    """The model saved as a .keras file and loaded with safe_mode gives its outputs; its
+def test_forward_keras_file_portable_weights_and_fused_model(name, tmp_path):
+    """The representative has its reference count and gives finite logits of the right shape.
+    The model saved as a .keras file and loaded with safe_mode gives its outputs; its
     weights carried back from that model in the portable format (keyed by layer name) into the
     model with its own zeroed give them too, and no layer holding weights has a name Keras made
     up (a second build would name it otherwise). And `fuse` folds every BatchNormalization away
@@ -105,10 +107,14 @@ def test_keras_file_portable_weights_and_fused_model(name, tmp_path):
     outputs within 1e-5 of their largest. The BatchNormalization statistics are random: at the
     defaults a dropped one would pass."""
     shape = support.small_shape(name)
-    model = support.randomize_batch_norms(
-        registry.create_model(name, input_shape=shape, classifier_activation=None))
+    model = registry.create_model(name, input_shape=shape, classifier_activation=None)
+    assert_reference_count(name, model)  # the activation holds no weights
+    model = support.randomize_batch_norms(model)
     images = support.random_images(shape)
     expected = np.asarray(model(images, training=False))
+    classes = registry.get_spec(name).kwargs.get("classes", 1000)
+    assert expected.shape == (2, classes) and expected.dtype == np.float32
+    assert np.isfinite(expected).all()
     path = str(tmp_path / f"{name}.keras")
     model.save(path)
     restored = keras.models.load_model(path, safe_mode=True)
