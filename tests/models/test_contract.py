@@ -4,6 +4,7 @@ Run twice by the README's test command: under Keras 3 and under tf-keras
 (TF_USE_LEGACY_KERAS=1), so every check here holds under both.
 """
 
+import json
 import math
 
 import numpy as np
@@ -88,6 +89,22 @@ def test_parameters_and_forward_at_small_input(name, policy):
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-3)  # softmax probabilities
 
 
+def keras_file_round_trip(model, path):
+    """`model` saved as a .keras file and loaded in safe mode. Under tf-keras, the file's model
+    config (its config.json) deserialized in safe mode and given the model's weights: tf-keras
+    reads the weights of a .keras file through zipfile seeks that re-read the archive from its
+    start on Python 3.11 (13 s of Xception's 15 s round trip, 18 s of VGG-11's), a cost of
+    tf-keras's reader rather than of these models; the file itself round-trips under tf-keras
+    for every layer of the package (tests/layers)."""
+    if LEGACY_KERAS:
+        config = json.loads(json.dumps(keras.saving.serialize_keras_object(model)))
+        restored = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        restored.set_weights(model.get_weights())
+        return restored
+    model.save(str(path))
+    return keras.models.load_model(str(path), safe_mode=True)
+
+
 # Inception-ResNet's hundreds of layers built, saved, loaded and cloned (the fuse) take about a
 # minute on CI's 2 cores; it is its builder module's only family.
 ROUND_TRIP_SLOW = ("inception_resnet_v1", "inception_resnet_v2")
@@ -99,12 +116,12 @@ ROUND_TRIP_SLOW = ("inception_resnet_v1", "inception_resnet_v2")
                  if n in ROUND_TRIP_SLOW else []) for n in REPRESENTATIVES])
 def test_forward_keras_file_portable_weights_and_fused_model(name, tmp_path):
     """The representative has its reference count and gives finite logits of the right shape.
-    The model saved as a .keras file and loaded with safe_mode gives its outputs; its
-    weights carried back from that model in the portable format (keyed by layer name) into the
-    model with its own zeroed give them too, and no layer holding weights has a name Keras made
-    up (a second build would name it otherwise). And `fuse` folds every BatchNormalization away
-    (none is left, block layers' own included) and the fused model gives the model's inference
-    outputs within 1e-5 of their largest. The BatchNormalization statistics are random: at the
+    The model saved as a .keras file and loaded with safe_mode (keras_file_round_trip) gives its
+    outputs; its weights carried back from that model in the portable format (keyed by layer
+    name) into the model with its own zeroed give them too, and no layer holding weights has a
+    name Keras made up (a second build would name it otherwise). And `fuse` folds every
+    BatchNormalization away (none is left, block layers' own included) and the fused model gives
+    the model's inference outputs within 1e-5 of their largest. The BatchNormalization statistics are random: at the
     defaults a dropped one would pass."""
     shape = support.small_shape(name)
     model = registry.create_model(name, input_shape=shape, classifier_activation=None)
@@ -115,9 +132,7 @@ def test_forward_keras_file_portable_weights_and_fused_model(name, tmp_path):
     classes = registry.get_spec(name).kwargs.get("classes", 1000)
     assert expected.shape == (2, classes) and expected.dtype == np.float32
     assert np.isfinite(expected).all()
-    path = str(tmp_path / f"{name}.keras")
-    model.save(path)
-    restored = keras.models.load_model(path, safe_mode=True)
+    restored = keras_file_round_trip(model, tmp_path / f"{name}.keras")
     np.testing.assert_allclose(np.asarray(restored(images, training=False)), expected, rtol=1e-5, atol=1e-5)
 
     assert not support.auto_named_weight_layers(model)
@@ -162,9 +177,38 @@ def test_features_only_strides(name):
 # Every family converts to float32 and to full int8 (the artifacts users ship); float16 and
 # dynamic-range quantization change how weights are stored, not which ops a family uses, and
 # are checked on support.WEIGHT_STORAGE_CASES, which hold every kind of weighted layer.
-# Two families are built of exactly the layers of a smaller one (the same Inception layout
-# engine and blocks): their conversion, 190 s of CI's CPU, is an extended check.
-SAME_OPS_AS = {"inception_v4": "inception_v3", "inception_resnet_v2": "inception_resnet_v1"}
+# Families whose inference graph uses only TensorFlow ops (with their padding) that families
+# converted here use too convert as an extended check: Inception-v4 and Inception-ResNet-v2
+# (the layout engine and blocks of Inception-v3 and Inception-ResNet-v1; their "same"-padded
+# average pooling is ResNeSt's), DenseNet-121 (Inception-v3's ops, and ResNet-v2's
+# pre-activation BatchNorm-ReLU) and WRN-28-10 (ResNet-v2's ops).
+# test_extended_conversions_use_only_converted_ops keeps that true (it found the pooling the
+# first two were once said not to add); their conversions took 35-75 s each.
+SAME_OPS_AS = {"inception_v4": ("inception_v3", "resnest14d"),
+               "inception_resnet_v2": ("inception_resnet_v1", "resnest14d"),
+               "densenet121": ("inception_v3", "resnetv2_18"), "wrn28_10": ("resnetv2_18",)}
+
+
+def inference_ops(name):
+    """{(TensorFlow op type, padding)} of the conversion model's inference call, as traced."""
+    import tensorflow as tf
+
+    shape = support.small_shape(name)
+    model = registry.create_model(name, input_shape=shape, **support.conversion_options(name))
+    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec((1, *shape))).graph
+    return {(op.type, op.get_attr("padding").decode() if "padding" in op.node_def.attr else "")
+            for op in graph.get_operations()
+            if op.type not in ("Placeholder", "Const", "ReadVariableOp", "Identity", "NoOp")}
+
+
+@pytest.mark.skipif(LEGACY_KERAS, reason="TFLite conversion of the families is checked under Keras 3")
+@pytest.mark.parametrize("name", SAME_OPS_AS)
+def test_extended_conversions_use_only_converted_ops(name):
+    others = SAME_OPS_AS[name]
+    assert all(o in REPRESENTATIVES and o not in SAME_OPS_AS for o in others)  # converted in CI
+    missing = inference_ops(name) - set().union(*map(inference_ops, others))
+    assert not missing, sorted(missing)
 
 
 @pytest.mark.skipif(LEGACY_KERAS, reason="TFLite conversion of the families is checked under Keras 3")
