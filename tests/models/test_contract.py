@@ -23,9 +23,9 @@ ALL = registry.list_models()
 # per module there, and every variant still builds for its count.
 REPRESENTATIVES = support.module_representatives() if LEGACY_KERAS else support.representatives()
 # Every variant builds in float32 with its reference count: the representatives in the round
-# trip's test (one build serves both), the others in test_parameters_and_forward_at_small_input. The
-# representatives also run a forward pass there, and in mixed precision here (a property of the
-# layers a family uses rather than of their number). CI's budget: the 160 variants'
+# trip's test (one build serves both), the others in test_parameters_and_forward_at_small_input.
+# The representatives also run a forward pass there, and in mixed precision here (a property of
+# the layers a family uses rather than of their number). CI's budget: the 160 variants'
 # mixed-precision builds took 7 CPU-minutes.
 FORWARD_CASES = [(name, policy) for name in ALL for policy in ("float32", "mixed_float16")
                  if (policy == "float32") != (name in REPRESENTATIVES)]
@@ -121,8 +121,8 @@ def test_forward_keras_file_portable_weights_and_fused_model(name, tmp_path):
     name) into the model with its own zeroed give them too, and no layer holding weights has a
     name Keras made up (a second build would name it otherwise). And `fuse` folds every
     BatchNormalization away (none is left, block layers' own included) and the fused model gives
-    the model's inference outputs within 1e-5 of their largest. The BatchNormalization statistics are random: at the
-    defaults a dropped one would pass."""
+    the model's inference outputs within 1e-5 of their largest. The BatchNormalization
+    statistics are random: at the defaults a dropped one would pass."""
     shape = support.small_shape(name)
     model = registry.create_model(name, input_shape=shape, classifier_activation=None)
     assert_reference_count(name, model)  # the activation holds no weights
