@@ -13,6 +13,27 @@ def pytest_configure(config):
                                 "install the parity extra (pip install -e '.[test,parity]').")
 
 
+_UNGROUPED = set()  # node ids of tests whose xdist_group pytest-xdist did not apply
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under `--dist loadgroup`, pytest-xdist's workers add each xdist_group mark's name to the
+    node id ("...::test@group"), and the controller sends a group's tests to one worker. When a
+    pytest and pytest-xdist pair stops doing that, each group is silently split (the main job
+    trained on both workers; large-memory tests side by side): those tests fail instead."""
+    if config.getvalue("loadgroup"):
+        _UNGROUPED.update(item.nodeid for item in items
+                          if item.get_closest_marker("xdist_group") and "@" not in item.nodeid)
+
+
+def pytest_runtest_setup(item):
+    if item.nodeid in _UNGROUPED:
+        pytest.fail("--dist loadgroup: pytest-xdist did not apply this test's xdist_group mark "
+                    "(this pytest/pytest-xdist pair does not support it): install the versions "
+                    "setup.py's test extra allows.", pytrace=False)
+
+
 def pytest_sessionstart(session):
     """TensorFlow, Keras and the package, imported once per process, are a third of a million
     objects that live as long as it: frozen out of the garbage collector's walks (which the
