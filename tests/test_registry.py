@@ -1,5 +1,6 @@
 """The registry, its metadata, the top-level constructors and the `keras-backbones` command."""
 
+import json
 import os
 import subprocess
 import sys
@@ -81,10 +82,21 @@ def test_cli_info_and_errors(tmp_path):
     assert result.returncode != 0 and "Unknown command" in result.stderr
 
 
-def test_readme_lists_every_variant():
-    readme = (support.ROOT / "README.md").read_text()
-    missing = [name for name in registry.list_models() if f"`{name}`" not in readme]
-    assert not missing, f"README's model table lacks {missing}"
+def test_the_sites_model_table_counts_every_variant_as_its_reference():
+    """docs/models.json (the counts the documentation site shows, written by
+    tools/update_model_table.py): every registered variant, none else, each with its
+    reference's parameter count."""
+    counts = json.loads((support.ROOT / "docs" / "models.json").read_text())
+    assert list(counts) == registry.list_models(), \
+        "docs/models.json is stale: run python tools/update_model_table.py"
+    for name, row in counts.items():
+        reference = support.registered_variant_row(name)
+        if reference and reference["params"]:
+            assert row["params"] == reference["params"], name
+        else:  # no code reference: the paper's rounded figure
+            assert row["params"] == pytest.approx(registry.get_spec(name).paper_params,
+                                                  rel=0.005), name
+        assert row["macs"] > 0, name
 
 
 def test_a_direct_call_builds_the_registered_variant(monkeypatch):
