@@ -39,6 +39,16 @@ setup(
             "pytest-xdist>=3.5",
             "tensorflow-datasets>=4.9",  # the TFDS source (tests prepare a tiny local dataset)
         ],
+        # The documentation site (keras-backbones docs) and its browser check (selenium drives
+        # Debian's chromium through chromedriver; tests/docs).
+        "docs": [
+            "mkdocs>=1.6,<2",
+            "mkdocs-material>=9.5",
+            "mkdocstrings-python>=1.10",
+            "mkdocs-gen-files>=0.5",
+            "mkdocs-literate-nav>=0.6",
+            "selenium>=4.20",
+        ],
         "parity": [
             "torch==2.14.1",
             "torchvision==0.29.1",

@@ -2,8 +2,8 @@
 `keras-backbones COMMAND --help` a command's flags with their defaults.
 
 Each command is a function of its parsed arguments (an argparse.Namespace): list, info,
-convert and parity here; train and evaluate in keras_backbones/training/commands.py; export,
-optimize and evaluate-tflite in keras_backbones/export/commands.py; benchmark in
+convert, parity and docs here; train and evaluate in keras_backbones/training/commands.py;
+export, optimize and evaluate-tflite in keras_backbones/export/commands.py; benchmark in
 keras_backbones/benchmark.py. The first line of its docstring is its line in the command list,
 the rest its description.
 
@@ -218,6 +218,30 @@ def predict(args):
     print("\n\n".join(predicting.format_predictions(image, rows) for image, rows in results))
 
 
+def build_docs(args):
+    """Build the documentation site (strictly: any warning fails).
+
+    The guides (docs/) and the pages generated from the code (the model table, a page per
+    family, the API and command-line references) into --site_dir; needs a checkout of the
+    repository and the docs extra (pip install -e ".[docs]"). Open SITE_DIR/index.html, or
+    --serve it."""
+    from keras_backbones import docs
+
+    if args.serve:
+        docs.serve(args.serve)
+        return
+    site = docs.build(args.site_dir)
+    print(f"Built {os.path.join(site, 'index.html')}")
+
+
+def _docs_arguments(parser):
+    parser.add_argument("--site_dir", default="site", metavar="DIR",
+                        help="where the built site goes")
+    parser.add_argument("--serve", metavar="HOST:PORT", default="",
+                        help="serve the site there instead, rebuilt as its sources change "
+                        "(e.g. 127.0.0.1:8000)")
+
+
 def _list_arguments(parser):
     parser.add_argument("pattern", nargs="?", default="*", metavar="PATTERN",
                         help="an fnmatch pattern of variant names (quote it in the shell)")
@@ -332,6 +356,7 @@ COMMANDS = {
     "evaluate-tflite": Command(export_commands.evaluate_tflite,
                                export_commands.add_evaluate_tflite_arguments),
     "benchmark": Command(benchmark.main, benchmark.add_arguments),
+    "docs": Command(build_docs, _docs_arguments),
 }
 
 

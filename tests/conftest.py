@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(config, items):
     node id ("...::test@group"), and the controller sends a group's tests to one worker. When a
     pytest and pytest-xdist pair stops doing that, each group is silently split (the main job
     trained on both workers; large-memory tests side by side): those tests fail instead."""
-    if config.getvalue("loadgroup"):
+    if config.getoption("loadgroup", default=False):
         _UNGROUPED.update(item.nodeid for item in items
                           if item.get_closest_marker("xdist_group") and "@" not in item.nodeid)
 
