@@ -247,8 +247,10 @@ hide:
 - **checkpoints**, **top-1**: how many published ImageNet checkpoints `weights=` loads (each
   family's page lists them), and the top-1 accuracy its source publishes for the default one,
   `weights="imagenet"` ([Pretrained weights](../guides/pretrained.md)).
-- **parity**: `CI` where the tests compare the logits with the reference implementation's on
-  every run, `extended` where a larger variant of the same blocks is compared outside CI
+- **parity**: `CI` where the tests compare the variant's logits with its reference
+  implementation's on every run, `extended` where they compare them outside CI (a larger
+  variant of blocks a smaller one checks in CI), `—` where the variant itself is not compared:
+  its family's checked variants share its blocks, or it has no code reference
   ([Verification](../verification.md)).
 - **TFLite ms**: batch-1 latency in LiteRT with XNNPACK on 2 threads, float32 and full int8,
   where [the benchmarks](../guides/benchmarks.md) measured it.
@@ -290,7 +292,8 @@ def family_page(family):
                   "    ```", ""]
     for module in modules:
         lines += [f"## `{module}`", "", f"::: {module}", "    options:",
-                  "      show_root_heading: false", "      members: false", ""]
+                  "      show_root_heading: false", "      show_root_toc_entry: false",
+                  "      members: false", ""]
     lines += ["## Constructors", ""]
     for builder in _constructors(members):
         lines += _constructor_section(builder)
@@ -315,14 +318,15 @@ def _without_checkpoints(members):
 
 
 def _indent_free(text):
-    """A docstring as markdown: its indented command lines become code blocks."""
+    """A docstring as markdown: its indented lines (commands, aligned lists) become
+    preformatted blocks, as they read in the source."""
     out, block = [], []
     for line in text.splitlines() + [""]:
         if line.startswith("    ") and line.strip():
             block.append(line[4:])
             continue
         if block:
-            out += ["```bash", *block, "```"]
+            out += ["```text", *block, "```"]
             block = []
         out.append(line)
     return "\n".join(out).rstrip()
@@ -368,7 +372,7 @@ def api_page(key):
             lines += [f"## `{module}`", ""]
         if module != "keras_backbones":
             lines += [f"::: {module}", "    options:", "      show_root_heading: false",
-                      "      members: false", ""]
+                      "      show_root_toc_entry: false", "      members: false", ""]
         level = 3 if len(modules) > 1 else 2
         for target in api_targets(module):
             lines += [f"::: {target}", "    options:", f"      heading_level: {level}", ""]
