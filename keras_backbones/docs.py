@@ -90,6 +90,7 @@ def families():
     return dict(sorted(out.items(), key=lambda item: registry.get_spec(item[1][0]).paper.year))
 
 
+@functools.lru_cache(maxsize=None)
 def model_counts():
     """{variant: {"params", "macs"}} from docs/models.json; an error names what is missing."""
     from keras_backbones import registry
@@ -102,6 +103,7 @@ def model_counts():
     return counts
 
 
+@functools.lru_cache(maxsize=None)
 def parity_status():
     """{variant: "CI" | "extended"}: the variants the parity tests compare with their
     reference, read from the CASES of tests/parity (an `extended(...)` case runs outside CI)."""
@@ -121,6 +123,7 @@ def parity_status():
     return status
 
 
+@functools.lru_cache(maxsize=None)
 def tflite_latency():
     """{variant: (float32 ms, int8 ms)} from benchmarks/RESULTS.md's TFLite table."""
     text = BENCHMARK_RESULTS.read_text() if BENCHMARK_RESULTS.exists() else ""

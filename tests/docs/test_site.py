@@ -9,9 +9,7 @@ elsewhere it is skipped, naming what to install."""
 import functools
 import http.server
 import os
-import pathlib
 import re
-import shutil
 import threading
 
 import pytest
