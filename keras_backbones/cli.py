@@ -45,7 +45,7 @@ PROG = "keras-backbones"
 # --- the model zoo's commands -------------------------------------------------------------------
 
 def list_models(args):
-    """Name, family, parameters and FLOPs of each variant.
+    """Each variant's family, parameters, FLOPs and activations.
 
     The counts are at the variant's default input size, measured once and cached. Example:
       keras-backbones list 'resnet*' --family ResNet"""
@@ -58,17 +58,19 @@ def list_models(args):
                          + (f" in family {args.family!r}" if args.family else "")
                          + f". Families: {', '.join(families)}.")
     stats = registry.model_stats(names)
-    rows = [("name", "family", "params", "GMACs", "GFLOPs")]
+    rows = [("name", "family", "params", "GMACs", "GFLOPs", "acts (M)")]
     for name in names:
         counted = stats[name]
         rows.append((name, registry.get_spec(name).family, f"{counted['params']:,}",
-                     f"{counted['macs'] / 1e9:.4g}", f"{2 * counted['macs'] / 1e9:.4g}"))
+                     f"{counted['macs'] / 1e9:.4g}", f"{2 * counted['macs'] / 1e9:.4g}",
+                     f"{counted['activations'] / 1e6:.4g}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
                         for i, (cell, w) in enumerate(zip(row, widths))))
-    print(f"\n{len(names)} variants. FLOPs = 2 x multiply-accumulates of conv/dense/matmul "
-          "layers at the default input size.")
+    print(f"\n{len(names)} variants, counted at the default input size. FLOPs = 2 x "
+          "multiply-accumulates of conv/dense/matmul layers; acts = elements of their outputs "
+          "(the RegNet paper's activations).")
 
 
 def info(args):
@@ -92,6 +94,7 @@ def info(args):
         ("parameters", f"{info['params']:,} trainable"
                        + (f" (paper: {info['paper_params']:,})" if info["paper_params"] else "")),
         ("MACs", f"{info['macs']:,} ({2 * info['macs'] / 1e9:.3f} GFLOPs)"),
+        ("activations", f"{info['activations']:,} (conv/dense/matmul output elements)"),
         ("defaults", ", ".join(f"{k}={v!r}" for k, v in info["default_kwargs"].items()) or "-"),
         ("weights", _weights_line(info)),
     ]

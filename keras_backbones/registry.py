@@ -224,7 +224,8 @@ def _write_cache(path, stats):
 
 
 def model_stats(names):
-    """{name: {"params": trainable parameters, "macs": multiply-accumulates}} at default size."""
+    """{name: {"params": trainable parameters, "macs": multiply-accumulates, "activations":
+    the RegNet paper's activations (`stats.count_activations`)}} at the default input size."""
     from keras_backbones import stats
     from keras_backbones.backend import clear_session
 
@@ -234,7 +235,8 @@ def model_stats(names):
     for name in missing:
         clear_session()
         model = get_spec(name).build()
-        cached[name] = {"params": stats.trainable_params(model), "macs": stats.count_macs(model)}
+        cached[name] = {"params": stats.trainable_params(model), "macs": stats.count_macs(model),
+                        "activations": stats.count_activations(model)}
         del model
     if missing:
         clear_session()
@@ -243,7 +245,7 @@ def model_stats(names):
 
 
 def model_info(name):
-    """Everything known about a variant, with its parameter and FLOP counts."""
+    """Everything known about a variant, with its parameter, FLOP and activation counts."""
     spec = get_spec(name)
     counted = model_stats([name])[name]
     pre = spec.preprocessing
@@ -260,6 +262,7 @@ def model_info(name):
         "paper_params": spec.paper_params,
         "macs": counted["macs"],
         "flops": 2 * counted["macs"],
+        "activations": counted["activations"],
         "checkpoints": [checkpoint.as_dict() for checkpoint in pretrained.checkpoints(name)],
         "without_checkpoints": pretrained.without_checkpoints().get(name),
     }

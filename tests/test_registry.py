@@ -35,6 +35,9 @@ def test_model_info_metadata_is_complete_and_counted(tmp_path, monkeypatch):
     # MACs counted by walking the layers: C1 28*28*6*25, C3 10*10*16*150, C5 120*400, F6, output.
     assert info["macs"] == 28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 120 * 400 + 120 * 84 + 84 * 10
     assert info["flops"] == 2 * info["macs"]
+    # Activations, the outputs of those layers: C1 6 maps of 28x28, C3 16 of 10x10, C5, F6,
+    # output (the S2/S4 pooling counts nothing).
+    assert info["activations"] == 28 * 28 * 6 + 10 * 10 * 16 + 120 + 84 + 10 == 6518
     assert list(tmp_path.glob("model_stats-*.json")), "counts are cached"
     assert registry.model_info("lenet5") == info
 
@@ -58,23 +61,28 @@ def run_cli(*args, tmp_path):
                           capture_output=True, text=True, cwd=support.ROOT, timeout=600)
 
 
-def test_cli_list_prints_params_and_flops(tmp_path):
+def test_cli_list_prints_params_flops_and_activations(tmp_path, monkeypatch):
     # Small networks: the listing builds each at its default size in a child process.
     result = run_cli("list", "squeezenet1_[01]", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["name", "family", "params", "GMACs", "GFLOPs"]
+    assert lines[0].split() == ["name", "family", "params", "GMACs", "GFLOPs", "acts", "(M)"]
     assert len(lines) == 5 and lines[-1].startswith("2 variants"), lines
+    assert "acts = elements of their outputs" in lines[-1]
     row = next(l for l in lines if l.startswith("squeezenet1_0 ")).split()
     # torchvision's table: 1,248,424 parameters, 0.82 GFLOPS (multiply-accumulates) at 224
     assert row[:3] == ["squeezenet1_0", "SqueezeNet", "1,248,424"]
     assert float(row[3]) == pytest.approx(0.8189, abs=1e-3)
+    monkeypatch.setenv("KERAS_BACKBONES_CACHE", str(tmp_path))  # the counts the listing cached
+    acts = registry.model_stats(["squeezenet1_0"])["squeezenet1_0"]["activations"]
+    assert float(row[5]) == pytest.approx(acts / 1e6, rel=1e-3)
 
 
 def test_cli_info_and_errors(tmp_path):
     result = run_cli("info", "lenet5", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "61,706 trainable" in result.stdout and "Gradient-Based Learning" in result.stdout
+    assert "activations    6,518 (" in result.stdout
     assert "Total params" in result.stdout  # the model summary
     result = run_cli("info", "lenet6", tmp_path=tmp_path)
     assert result.returncode == 2 and "Closest names: lenet5" in result.stderr
@@ -97,6 +105,7 @@ def test_the_sites_model_table_counts_every_variant_as_its_reference():
             assert row["params"] == pytest.approx(registry.get_spec(name).paper_params,
                                                   rel=0.005), name
         assert row["macs"] > 0, name
+        assert row["activations"] > 0, name
 
 
 def test_a_direct_call_builds_the_registered_variant(monkeypatch):

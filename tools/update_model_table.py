@@ -1,5 +1,5 @@
-"""Rewrites docs/models.json, the parameter and FLOP counts of every registered variant that the
-documentation site's model pages show (keras_backbones/docs.py).
+"""Rewrites docs/models.json, the parameter, FLOP and activation counts of every registered
+variant that the documentation site's model pages show (keras_backbones/docs.py).
 
 `python tools/update_model_table.py` after adding a family or variant or changing a builder:
 the counts come from `registry.model_stats` (each model built once at its default size, then

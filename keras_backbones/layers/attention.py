@@ -1,9 +1,9 @@
 """Channel and spatial attention: squeeze-and-excitation, ECA and CBAM.
 
 Each layer reweights its input (same shape out as in), creates its weights as named Keras
-sublayers (the names the checkpoint import maps onto) and counts its own MACs for
-`stats.layer_macs` (the matmuls and convolutions, as fvcore does; the gating products are
-elementwise and not counted)."""
+sublayers (the names the checkpoint import maps onto) and counts its own MACs and
+activations for `stats` (the matmuls and convolutions and their outputs, as fvcore does; the
+gating products are elementwise and not counted)."""
 
 import math
 
@@ -80,6 +80,10 @@ class SqueezeExcite(_Attention):
         channels = input_shape[-1]
         return 2 * channels * self.reduced_channels(channels)
 
+    def activations(self, input_shape, output_shape):
+        channels = input_shape[-1]  # the two 1x1 convolutions' outputs, at 1x1 (pycls's SE)
+        return self.reduced_channels(channels) + channels
+
     def get_config(self):
         return {**super().get_config(), "rd_ratio": self.rd_ratio, "rd_channels": self.rd_channels,
                 "rd_divisor": self.rd_divisor, "round_limit": self.round_limit,
@@ -137,6 +141,9 @@ class ECA(_Attention):
     def macs(self, input_shape, output_shape):
         channels = input_shape[-1]
         return channels * self.channel_kernel_size(channels)
+
+    def activations(self, input_shape, output_shape):
+        return input_shape[-1]  # the 1-D convolution's output: one value per channel
 
     def get_config(self):
         return {**super().get_config(), "kernel_size": self.kernel_size, "gamma": self.gamma,
@@ -231,6 +238,12 @@ class CBAM(_Attention):
         hidden = channels // self.reduction
         mlp = 2 * (channels * hidden + hidden * channels)  # the shared MLP runs twice
         return mlp + height * width * 2 * self.kernel_size ** 2
+
+    def activations(self, input_shape, output_shape):
+        height, width, channels = input_shape
+        # fc1 and fc2 outputs of both MLP runs, and the reference's one 2 -> 1 spatial
+        # convolution (call() splits it in two for int8 TFLite; the network has one).
+        return 2 * (channels // self.reduction + channels) + height * width
 
     def get_config(self):
         return {**super().get_config(), "reduction": self.reduction,

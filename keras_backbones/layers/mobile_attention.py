@@ -59,10 +59,19 @@ class MultiQueryAttention(keras.layers.Layer):
         out = tf.matmul(weights, v)  # (B, H W heads, value_dim)
         return tf.reshape(out, [-1, height, width, self.num_heads * self.value_dim])
 
-    def macs(self, input_shape, output_shape):
+    def query_key_counts(self, input_shape):
+        """(queries, keys each one attends to) of one call, batch 1: the heads fold into the
+        queries."""
         (height, width, _), (key_height, key_width, _), _ = input_shape
-        queries, keys = height * width * self.num_heads, key_height * key_width
+        return height * width * self.num_heads, key_height * key_width
+
+    def macs(self, input_shape, output_shape):
+        queries, keys = self.query_key_counts(input_shape)
         return queries * keys * (self.key_dim + self.value_dim)  # q k^T, then (.) v
+
+    def activations(self, input_shape, output_shape):
+        queries, keys = self.query_key_counts(input_shape)
+        return queries * (keys + self.value_dim)  # the outputs of q k^T and of (.) v
 
     def compute_output_shape(self, input_shape):
         q = tuple(input_shape[0])

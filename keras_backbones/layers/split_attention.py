@@ -175,6 +175,11 @@ class SplitAttention(keras.layers.Layer):
         fc = (filters * attn + attn * filters * self.radix) // self.groups
         return conv + fc
 
+    def activations(self, input_shape, output_shape):
+        height, width, filters = output_shape
+        conv = height * width * filters * self.radix  # the grouped k x k conv's radix splits
+        return conv + self.attention_channels(input_shape[-1]) + filters * self.radix  # fc1, fc2
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "dilation": self.dilation, "groups": self.groups,

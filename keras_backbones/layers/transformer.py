@@ -142,10 +142,19 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    def query_key_counts(self, input_shape):
+        """(queries, keys each one attends to) of one call, batch 1: the MACs and activations."""
+        tokens = math.prod(input_shape[:-1])  # (N,) here
+        return tokens, tokens
+
     def macs(self, input_shape, output_shape):
-        *leading, dim = input_shape  # leading: (N,) here; batch 1
-        tokens = math.prod(leading)
-        return tokens * 4 * dim * dim + 2 * tokens * tokens * dim  # qkv + proj, q k^T, (.) v
+        (tokens, keys), dim = self.query_key_counts(input_shape), input_shape[-1]
+        return tokens * 4 * dim * dim + 2 * tokens * keys * dim  # qkv + proj, q k^T, (.) v
+
+    def activations(self, input_shape, output_shape):
+        (tokens, keys), dim = self.query_key_counts(input_shape), input_shape[-1]
+        # qkv (3C), (.) v and proj (C each) per token, q k^T per head: pycls's MultiheadAttention
+        return tokens * 5 * dim + self.num_heads * tokens * keys
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "qkv_bias": self.qkv_bias,

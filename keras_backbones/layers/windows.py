@@ -236,11 +236,11 @@ class WindowAttention(MultiHeadSelfAttention):
             x = x[:, :height, :width]
         return cyclic_shift(x, self.shift_size)
 
-    def macs(self, input_shape, output_shape):
-        height, width, dim = input_shape
-        tokens = math.prod(padded_size((height, width), self.window_size))
-        window = self.window_size[0] * self.window_size[1]
-        return tokens * 4 * dim * dim + 2 * tokens * window * dim  # qkv + proj, q k^T, (.) v
+    def query_key_counts(self, input_shape):
+        """(tokens of the padded map, keys each attends to: its window's), for
+        MultiHeadSelfAttention's counts of MACs and activations."""
+        tokens = math.prod(padded_size(input_shape[:2], self.window_size))
+        return tokens, self.window_size[0] * self.window_size[1]
 
     def get_config(self):
         return {**super().get_config(), "window_size": self.window_size,
@@ -303,6 +303,9 @@ class PatchMerging(keras.layers.Layer):
     def macs(self, input_shape, output_shape):
         height, width, channels = output_shape
         return height * width * 4 * input_shape[-1] * channels
+
+    def activations(self, input_shape, output_shape):
+        return math.prod(output_shape)  # the reduction Linear's output
 
     def get_config(self):
         return {**super().get_config(), "out_units": self.out_units, "epsilon": self.epsilon,

@@ -306,6 +306,7 @@ def test_squeeze_excite_weights(channels, rd, gate):
                                                        (1, 1, rd, channels), (channels,)]
     assert stats.trainable_params(model) == 2 * channels * rd + rd + channels
     assert stats.layer_macs(layer) == 2 * channels * rd
+    assert stats.layer_activations(layer) == rd + channels  # the two 1x1 convs' outputs
 
 
 @pytest.mark.parametrize("channels, k", [(64, 3), (128, 5), (256, 5), (512, 5), (2048, 7)])
@@ -316,6 +317,7 @@ def test_eca_adaptive_kernel(channels, k):
     assert tuple(layer.weights[0].shape) == (k, 1, 1)
     assert stats.trainable_params(model) == k
     assert stats.layer_macs(layer) == channels * k
+    assert stats.layer_activations(layer) == channels  # the 1-D conv's output
 
 
 def test_cbam_weights():
@@ -324,6 +326,8 @@ def test_cbam_weights():
     model = keras.Model(inputs, layer(inputs))
     assert stats.trainable_params(model) == 2 * 64 * 4 + 4 + 64 + 2 * 49 + 2 == 680
     assert stats.layer_macs(layer) == 2 * 2 * 64 * 4 + 7 * 7 * 2 * 49
+    # fc1 (4) and fc2 (64) for the average- and the max-pooled vectors, the 7x7 spatial map
+    assert stats.layer_activations(layer) == 2 * (4 + 64) + 7 * 7 == 185
 
 
 def test_cbam_batchnorm_follows_training():

@@ -76,3 +76,5 @@ def test_multiply_accumulates_of_both_matmuls_are_counted():
     model = keras.Model([q, k, v], layer([q, k, v]))
     # 8 x 6 positions x 4 heads query 4 x 3 keys: q k^T over 16 channels, (.) v over 24.
     assert stats.count_macs(model) == 8 * 6 * 4 * (4 * 3) * (16 + 24)
+    # activations: q k^T's 12 scores and (.) v's 24 values for each of the 8 x 6 x 4 queries
+    assert stats.count_activations(model) == 8 * 6 * 4 * (4 * 3 + 24) == 6912

@@ -122,6 +122,7 @@ def test_weights_are_timms():
     expected = 3 * 3 * 32 * 128 + 256 + 64 * 32 + 32 + 64 + 32 * 128 + 128
     assert stats.trainable_params(model) == expected
     assert stats.layer_macs(layer) == 8 * 8 * 9 * 32 * 128 + 64 * 32 + 32 * 128
+    assert stats.layer_activations(layer) == 8 * 8 * 128 + 32 + 128  # conv, fc1, fc2 outputs
     assert SplitAttention(radix=2).attention_channels(256) == 128  # make_divisible(128)
 
 

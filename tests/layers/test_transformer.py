@@ -151,6 +151,8 @@ def test_attention_weights_and_macs():
     assert [tuple(w.shape) for w in layer.weights] == [(32, 96), (96,), (32, 32), (32,)]
     assert stats.trainable_params(model) == 4 * 32 * 32 + 4 * 32
     assert stats.layer_macs(layer) == 10 * 4 * 32 * 32 + 2 * 10 * 10 * 32
+    # per token qkv (96), (.) v (32) and proj (32) outputs; q k^T: 4 heads x 10 x 10 scores
+    assert stats.layer_activations(layer) == 10 * (96 + 32 + 32) + 4 * 10 * 10 == 2000
     with pytest.raises(ValueError, match="heads"):
         MultiHeadSelfAttention(num_heads=5)(inputs)
 

@@ -180,9 +180,12 @@ def test_weights_and_macs():
     assert [tuple(w.shape) for w in layer.weights] == [(7 * 7, 2), (8, 24), (24,), (8, 8), (8,)]
     assert stats.trainable_params(model) == 49 * 2 + 8 * 24 + 24 + 8 * 8 + 8
     assert stats.layer_macs(layer) == 144 * 4 * 8 * 8 + 2 * 144 * 16 * 8  # padded 12x12 map
+    # per token qkv (24), (.) v (8) and proj (8) outputs; q k^T: 2 heads x 16 window scores
+    assert stats.layer_activations(layer) == 144 * (24 + 8 + 8) + 2 * 144 * 16 == 10368
     model, layer = make_model("patch_merging_odd")
     assert [tuple(w.shape) for w in layer.weights] == [(16,), (16,), (16, 8)]
     assert stats.layer_macs(layer) == 3 * 3 * 16 * 8
+    assert stats.layer_activations(layer) == 3 * 3 * 8  # the reduction's output
 
 
 def test_traced_on_maps_of_unknown_size_and_xla():
