@@ -4,6 +4,6 @@ import mkdocs_gen_files
 
 from keras_backbones import docs
 
-for path, text in docs.pages().items():
-    with mkdocs_gen_files.open(path, "w") as page:
-        page.write(text)
+for path, content in docs.pages().items():
+    with mkdocs_gen_files.open(path, "wb" if isinstance(content, bytes) else "w") as page:
+        page.write(content)

@@ -5,16 +5,18 @@ are written by hand; every page that states a fact the code knows is generated h
 time (by `docs/gen_pages.py`, through the mkdocs-gen-files plugin), so it cannot go stale:
 
 - `models/index.md`: every variant in one sortable table.
-- `models/<family>.md`: a family's paper, references, variants (parameters, GFLOPs, input size,
-  published checkpoints and their top-1, parity status, measured TFLite latency), the builder
-  module's docstring and its constructors' (mkdocstrings), and the recipes that train it.
+- `models/<family>.md`: a family's paper, references, variants (parameters, GFLOPs, activations,
+  input size, published checkpoints and their top-1, parity status, measured TFLite latency),
+  the builder module's docstring and its constructors' (mkdocstrings), and the recipes that
+  train it.
 - `reference/cli.md`: each command's own `--help`.
 - `reference/api/*.md`: the public Python API, from its docstrings (mkdocstrings).
 
-Sources: the registry; `docs/models.json` for parameter and FLOP counts (building the whole zoo
-to count it takes minutes: `tools/update_model_table.py` writes it, tests/test_registry.py
-checks it against the reference counts); `keras_backbones/pretrained/checkpoints.json`; the
-parity tests' cases (tests/parity); benchmarks/RESULTS.md's TFLite table; recipes/*.py.
+Sources: the registry; `docs/models.json` for parameter, FLOP and activation counts
+(building the whole zoo to count it takes minutes: `tools/update_model_table.py` writes it,
+tests/test_registry.py checks it against the reference counts);
+`keras_backbones/pretrained/checkpoints.json`; the parity tests' cases (tests/parity);
+benchmarks/RESULTS.md's TFLite table; recipes/*.py.
 
     keras-backbones docs [--site-dir site] [--serve]
 
@@ -47,6 +49,8 @@ COPIED_PAGES = {
     "benchmarks/results.md": "benchmarks/RESULTS.md",
     "guides/recipes.md": "recipes/README.md",
 }
+# Files those pages show (bytes, copied as they are).
+COPIED_FILES = {}
 
 # The public Python API by page: {page: (title, modules)}. A module's public names are its
 # __all__, else the functions and classes it defines without a leading underscore; the
@@ -92,7 +96,8 @@ def families():
 
 @functools.lru_cache(maxsize=None)
 def model_counts():
-    """{variant: {"params", "macs"}} from docs/models.json; an error names what is missing."""
+    """{variant: {"params", "macs", "activations"}} from docs/models.json; an error names what
+    is missing."""
     from keras_backbones import registry
 
     counts = json.loads(MODEL_TABLE.read_text())
@@ -197,7 +202,8 @@ def variant_rows(names, *, family_column=True):
         float_ms, int8_ms = latency.get(name, ("", ""))
         cells = [f"`{name}`", f"[{spec.family}]({slug(spec.family)}.md)", _reference(spec),
                  f"{counts[name]['params']:,}", f"{2 * counts[name]['macs'] / 1e9:.3g}",
-                 f"{size[0]}x{size[1]}", checkpoints, top1, parity.get(name, "—"),
+                 f"{counts[name]['activations'] / 1e6:.3g}", f"{size[0]}x{size[1]}",
+                 checkpoints, top1, parity.get(name, "—"),
                  f"{float_ms} / {int8_ms}" if int8_ms else "—"]
         if not family_column:
             del cells[1]
@@ -206,10 +212,10 @@ def variant_rows(names, *, family_column=True):
 
 
 def variants_table(names, *, family_column=True):
-    columns = ["variant", "family", "reference", "params", "GFLOPs", "input", "checkpoints",
-               "top-1 (%)", "parity", "TFLite ms fp32 / int8"]
+    columns = ["variant", "family", "reference", "params", "GFLOPs", "acts (M)", "input",
+               "checkpoints", "top-1 (%)", "parity", "TFLite ms fp32 / int8"]
     align = ["---"] * len(columns)
-    align[3:5] = ["---:", "---:"]
+    align[3:6] = ["---:"] * 3
     if not family_column:
         del columns[1], align[1]
     return "\n".join(["| " + " | ".join(columns) + " |", "|" + "|".join(align) + "|",
@@ -247,6 +253,11 @@ hide:
   every variant (or, where there is no code reference, within 0.5% of the paper's figure).
 - **GFLOPs**: 2 x the multiply-accumulates of the convolutions, dense layers and attention
   matmuls at the default input size (the **input** column), as torchvision and fvcore count.
+- **acts (M)**: activations as the RegNet paper (Radosavovic et al. 2020) defines them, the
+  elements of every convolution's, dense layer's and attention matmul's output for one image
+  at the default input size, in millions, counted as its code (pycls) counts the "acts" it
+  publishes; they track memory traffic, which can govern speed on GPUs and TPUs more than
+  FLOPs do.
 - **checkpoints**, **top-1**: how many published ImageNet checkpoints `weights=` loads (each
   family's page lists them), and the top-1 accuracy its source publishes for the default one,
   `weights="imagenet"` ([Pretrained weights](../guides/pretrained.md)).
@@ -383,7 +394,7 @@ def api_page(key):
 
 
 def pages():
-    """{path under docs/: markdown} of every generated page."""
+    """{path under docs/: markdown, or the bytes of a copied file} of every generated page."""
     out = {"models/index.md": models_index_page(), "reference/cli.md": cli_page()}
     for family in families():
         out[f"models/{slug(family)}.md"] = family_page(family)
@@ -391,6 +402,8 @@ def pages():
         out[f"reference/api/{key}.md"] = api_page(key)
     for path, source in COPIED_PAGES.items():
         out[path] = (ROOT / source).read_text()
+    for path, source in COPIED_FILES.items():
+        out[path] = (ROOT / source).read_bytes()
     out["SUMMARY.md"] = summary()
     return out
 

@@ -4,6 +4,7 @@ not timings. What runs, runs LeNet-5 for one repetition, so the file takes well 
 import argparse
 import datetime
 import importlib.util
+import math
 import os
 import pathlib
 import subprocess
@@ -645,3 +646,182 @@ def test_a_run_of_all_tables_replaces_every_table(results_md):
     assert section(text, COMPARISON) == [f"## {COMPARISON}", "", "Not measured.", ""]
     assert section(text, "GPU") == ["## GPU", "", "No GPU was available to this run: not "
                                     "measured.", ""]
+
+
+# --- benchmarks/activations.py: the RegNet paper's activations against FLOPs ----------------------
+
+def load_activations_script():
+    spec = importlib.util.spec_from_file_location("benchmarks_activations",
+                                                  ROOT / "benchmarks" / "activations.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+study = load_activations_script()
+BOTH_PATHS = [True, False] if importlib.util.find_spec("scipy") else [False]  # scipy, NumPy
+
+
+def test_ranks_give_ties_their_average_rank():
+    assert study.ranks([30, 10, 20, 20]).tolist() == [4.0, 1.0, 2.5, 2.5]
+    assert study.ranks([5.0, 5.0, 5.0]).tolist() == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("scipy", BOTH_PATHS)
+def test_pearson_and_spearman_on_hand_made_numbers(scipy):
+    x, y = [1, 2, 3, 4, 5], [2, 4, 5, 4, 5]
+    assert study.pearson(x, y, scipy=scipy) == pytest.approx(0.6 / (0.6 ** 0.5), abs=1e-12)
+    assert study.pearson(x, [-v for v in y], scipy=scipy) == pytest.approx(-0.774597, abs=1e-6)
+    monotone = [1, 8, 27, 64, 125]  # x^3: not linear, perfectly monotone
+    assert study.spearman(x, monotone, scipy=scipy) == pytest.approx(1.0)
+    assert study.pearson(x, monotone, scipy=scipy) < 0.99
+    assert study.spearman(x, monotone[::-1], scipy=scipy) == pytest.approx(-1.0)
+    # ties: the Pearson r of the average ranks [1, 2.5, 2.5, 4] and [1, 2, 3, 4]
+    assert study.spearman([1, 2, 2, 3], [1, 2, 3, 4], scipy=scipy) == \
+        pytest.approx(study.pearson([1, 2.5, 2.5, 4], [1, 2, 3, 4], scipy=False))
+    assert all(map(math.isnan, (study.pearson([1, 2], [3, 4], scipy=scipy),
+                                study.spearman([1, 1, 1], [1, 2, 3], scipy=scipy))))
+
+
+def test_williams_test_is_symmetric_and_smaller_for_a_larger_difference():
+    if importlib.util.find_spec("scipy") is None:
+        assert study.williams_p(0.9, 0.8, 0.9, 24) is None
+        return
+    assert study.williams_p(0.9, 0.9, 0.8, 24) == pytest.approx(1.0)
+    assert study.williams_p(0.95, 0.85, 0.9, 24) == pytest.approx(
+        study.williams_p(0.85, 0.95, 0.9, 24))
+    assert study.williams_p(0.98, 0.80, 0.9, 24) < study.williams_p(0.95, 0.90, 0.9, 24) < 1
+    assert math.isnan(study.williams_p(0.9, 0.8, 0.9, 3))
+
+
+def test_the_verdict_names_the_better_predictor_with_both_rs():
+    activations = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    flops = [1.0, 3.0, 2.0, 5.0, 4.0, 6.0]
+    times = [2 * a for a in activations]  # time proportional to activations
+    correlation = study.correlate(times, activations, flops)
+    assert correlation["activations"]["pearson"] == pytest.approx(1.0)
+    line = study.verdict(correlation)
+    expected_flops = study.pearson(flops, times)
+    assert line.startswith(f"activations predict time better than FLOPs: Pearson r 1.00 vs "
+                           f"{expected_flops:.2f}")
+    assert "disagrees" not in line and line.endswith("n=6")
+    assert study.verdict(study.correlate(times, flops, activations)).startswith(
+        "FLOPs predict time better than activations: Pearson r ")
+    tied = study.verdict(study.correlate(times, activations, [2 * a for a in activations]))
+    assert tied.startswith("activations and FLOPs predict time equally well: Pearson r 1.00 vs "
+                           "1.00;") and "Williams" not in tied
+    assert study.verdict(study.correlate(times, activations[::-1], flops[::-1])) \
+        .startswith("neither predicts time (no positive correlation): Pearson r -1.00 vs ")
+    assert study.verdict(study.correlate([1, 2], [1, 2], [2, 1])) == \
+        "too few variants to tell (n=2)"
+
+
+def hand_made_variant(name, activations, flops, ms):
+    return study.Variant(name=name, group=study.group_of(name), input_size=[224, 224, 3],
+                         params=1_000_000, macs=flops // 2, activations=activations,
+                         seconds={k: [ms / 1000 * (0.9 + i / 10) for i in range(3)]
+                                  for k in study.KEYS},
+                         disagreement={"tflite/b1": 1e-6, "tflite/b16": 1e-6},
+                         tflite_mib=4.0, partitions={"tflite/b1": 1, "tflite/b16": 1})
+
+
+def hand_made_variants():
+    return [hand_made_variant(name, act, flops, ms) for name, act, flops, ms in [
+        ("regnetx_002", 2_000_000, 400_000_000, 10.0), ("regnetx_004", 3_000_000, 800_000_000,
+                                                        14.0),
+        ("regnetx_006", 4_000_000, 1_200_000_000, 19.0),
+        ("regnety_002", 2_200_000, 400_000_000, 11.0),
+        ("regnety_004", 3_500_000, 800_000_000, 16.0),
+        ("regnety_006", 4_400_000, 1_200_000_000, 20.0),
+        ("mobilenet_v2", 6_000_000, 600_000_000, 25.0),
+        ("mnasnet_small", 2_000_000, 140_000_000, 9.0)]]
+
+
+def test_correlations_cover_each_group_runtime_and_batch_and_the_two_regnet_kinds():
+    rows = study.correlations(hand_made_variants())
+    assert [(group, runtime, batch) for group, runtime, batch, _ in rows] == [
+        (group, runtime, batch) for group in ("regnet", "regnetx", "regnety")
+        for runtime in study.RUNTIMES for batch in study.BATCHES]  # mobile: only 2 variants
+    assert [c["n"] for group, _, _, c in rows if group == "regnet"] == [6] * 4
+    assert [line.split(":")[0] for line in study.verdicts(rows)] == [
+        f"regnet, {runtime}, batch {batch}" for runtime in study.RUNTIMES
+        for batch in study.BATCHES]
+
+
+def test_the_report_is_rewritten_between_its_markers_and_the_findings_are_kept(tmp_path):
+    variants = hand_made_variants()
+    rows = study.correlations(variants)
+    options = study.parse_args(["--out", str(tmp_path)])
+    at = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.timezone.utc)
+    environment = [("CPU", "a test CPU, 2 cores"), ("Software", "TensorFlow 2.x")]
+    path = tmp_path / "ACTIVATIONS.md"
+    section = study.measured_section(variants, rows, at, at + datetime.timedelta(minutes=25),
+                                     (0.1, 0.2), "python benchmarks/activations.py", options,
+                                     len(variants) + 1, environment)
+    study.write_markdown(path, section)
+    text = path.read_text()
+    assert text.startswith(f"{study.TITLE}\n\n{study.BEGIN}\n\nMeasured 2026-12-01 09:00 to 09:25 "
+                           f"UTC (25 min) by `python benchmarks/activations.py`.\n\n**Partial: 8 "
+                           f"of the run's 9 variants measured**")
+    assert "| CPU | a test CPU, 2 cores |" in text
+    assert "- regnet, tf, batch 1: " in text and "- regnetx" not in text
+    assert "| regnetx | tflite | 16 | 3 |" in text
+    assert "| regnetx_004 | 224x224 | 1.00 | 0.800 | 3.00 | 3.75 | 14.0 (12.6-15.4) |" in text
+    assert "| mnasnet_small | 224x224 |" in text and "| 4.0 | 1 / 1 |" in text
+    assert "outputs differ" not in text
+    tables = [line for line in text.splitlines() if line.startswith("|")]
+    for header, rule, first in (tables[i:i + 3] for i in range(len(tables) - 2)
+                                if tables[i + 1].startswith("|---")):  # every table's columns
+        assert header.count(" | ") == rule.count("|---") - 1 == first.count(" | "), header
+    path.write_text(text.replace("(none written yet: the verdicts above are the script's)",
+                                 "Our conclusion."))
+    study.write_markdown(path, section.replace("8 of the run's 9", "8 of the run's 10"))
+    assert path.read_text().count("Our conclusion.") == 1 and "8 of the run's 10" in \
+        path.read_text()
+
+    study.write_json(tmp_path / "activations.json", variants, rows, {"command": "x"})
+    import json
+
+    data = json.loads((tmp_path / "activations.json").read_text())
+    assert [v["name"] for v in data["variants"]] == [v.name for v in variants]
+    assert data["variants"][0]["flops"] == 400_000_000
+    assert data["correlations"][0]["verdict"] == study.verdict(rows[0][3])
+
+
+def test_quick_and_variants_choose_the_plan():
+    quick = study.parse_args(["--quick"])
+    assert quick.plan == study.QUICK["regnet"] + study.QUICK["mobile"]
+    assert (quick.rounds, quick.min_rounds) == (2, 2) and quick.out != study.HERE
+    full = study.parse_args(["--families", "regnet"])
+    assert len(full.plan) == 24 and full.out == study.HERE and full.rounds == 9
+    assert study.parse_args(["--variants", "lenet5,effnet"]).plan == ["lenet5", "effnet"]
+    with pytest.raises(SystemExit):
+        study.parse_args(["--variants", "resnet5O"])
+
+
+def test_timed_rounds_stop_after_the_minimum_once_past_the_budget():
+    calls = []
+    slow = benchmark.Contender(label="slow", step=lambda: calls.append("slow") or
+                               __import__("time").sleep(0.02), images=1, flops=1)
+    fast = benchmark.Contender(label="fast", step=lambda: calls.append("fast"), images=1, flops=1)
+    study.timed_rounds([slow, fast], rounds=6, min_rounds=2, budget=0.03, untimed=1)
+    assert len(slow.seconds) == 2 and len(fast.seconds) == 6
+    # untimed, then the first round in order, the second reversed
+    assert calls[:6] == ["slow", "fast", "slow", "fast", "fast", "slow"]
+
+
+def test_the_study_measures_two_tiny_variants_and_writes_its_three_files(tmp_path, capsys):
+    study.main(["--variants", "lenet5,effnet", "--rounds", "1", "--warmup", "0",
+                "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "lenet5: tf/b1 " in out and "effnet: tf/b1 " in out
+    text = (tmp_path / "ACTIVATIONS.md").read_text()
+    assert "No group has 3 measured variants yet" in text and "| lenet5 | 32x32 |" in text
+    import json
+
+    data = json.loads((tmp_path / "activations.json").read_text())
+    lenet = data["variants"][0]
+    assert lenet["macs"] == 416_520 and lenet["activations"] > 0
+    assert sorted(lenet["seconds"]) == sorted(study.KEYS)
+    assert all(value < study.AGREEMENT for value in lenet["disagreement"].values())
+    assert (tmp_path / "activations.png").read_bytes()[:4] == b"\x89PNG"

@@ -43,8 +43,8 @@ def conv_norm_act(x, filters, kernel_size, *, name, act=None, norm=Norm(), strid
 
 
 def depthwise_conv2d(x, kernel_size, *, name, strides=1, dilation=1, multiplier=1,
-                     padding="torch", initializer=initializers.HE_NORMAL_FAN_OUT):
-    """nn.Conv2d(C, C x multiplier, k, groups=C, padding=k // 2 * dilation, bias=False) as a
+                     padding="torch", initializer=initializers.HE_NORMAL_FAN_OUT, use_bias=False):
+    """nn.Conv2d(C, C x multiplier, k, groups=C, padding=k // 2 * dilation, bias=use_bias) as a
     DepthwiseConv2D (TFLite's DEPTHWISE_CONV_2D): with padding "torch", explicit symmetric
     padding where TensorFlow's "same" would pad asymmetrically (strided convolutions); with
     "same", TensorFlow's. initializer: an initializer, or a function of the input channels
@@ -58,8 +58,9 @@ def depthwise_conv2d(x, kernel_size, *, name, strides=1, dilation=1, multiplier=
         x = keras.layers.ZeroPadding2D(padding=pad, name=f"{name}_pad")(x)
     return keras.layers.DepthwiseConv2D(
         kernel_size=kernel_size, strides=strides, padding="same" if same else "valid",
-        dilation_rate=dilation, depth_multiplier=multiplier, use_bias=False,
-        depthwise_initializer=initializers.get(initializer), name=name)(x)
+        dilation_rate=dilation, depth_multiplier=multiplier, use_bias=use_bias,
+        depthwise_initializer=initializers.get(initializer), bias_initializer="zeros",
+        name=name)(x)
 
 
 def depthwise_norm_act(x, kernel_size, *, name, act=None, norm=Norm(), **kwargs):
