@@ -604,15 +604,17 @@ def write(path, section):
 
 # --- the command --------------------------------------------------------------------------------
 
-def parse_args(argv=None):
-    def count(minimum):
-        def parse(text):
-            value = int(text)
-            if value < minimum:
-                raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
-            return value
-        return parse
+def at_least(minimum):
+    """An argparse type: an integer of at least `minimum`."""
+    def parse(text):
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+        return value
+    return parse
 
+
+def parse_args(argv=None):
     def tables(text):
         names = [name.strip() for name in text.split(",")]
         if not all(name in TABLES for name in names):
@@ -623,16 +625,16 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="*", help="only the models matching this shell "
                         "pattern (RESULTS.md then holds only those)")
-    parser.add_argument("--repeats", type=count(1), default=10,
+    parser.add_argument("--repeats", type=at_least(1), default=10,
                         help="timed rounds of the inference and TFLite rows")
-    parser.add_argument("--train-repeats", type=count(1), default=5,
+    parser.add_argument("--train-repeats", type=at_least(1), default=5,
                         help="timed rounds of the training rows")
-    parser.add_argument("--warmup", type=count(0), default=2,
+    parser.add_argument("--warmup", type=at_least(0), default=2,
                         help="untimed repetitions after the first call of each contender")
     parser.add_argument("--tables", type=tables, default=TABLES, metavar="T,...",
                         help=f"only these tables, comma separated: {', '.join(TABLES)} (default: "
                         "all; RESULTS.md keeps the others as they were)")
-    parser.add_argument("--compile-budget", type=count(1),
+    parser.add_argument("--compile-budget", type=at_least(1),
                         default=peers.COMPILE_BUDGET, metavar="SECONDS",
                         help="how long torch.compile may take to build and compile a network "
                         "before its contender is dropped (a note says so)")
