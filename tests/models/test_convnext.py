@@ -76,7 +76,8 @@ def test_features_only_strides_and_headless_pooling():
 
 
 def test_registered_variants_and_preprocessing():
-    assert registry.list_models("convnext_*") == [
+    # convnext_roadmap (models/convnext_roadmap.py) is the paper's design study, not a size.
+    assert [n for n in registry.list_models("convnext_*") if n != "convnext_roadmap"] == [
         f"convnext_{size}" for size in convnext.CONFIGS]
     spec = registry.get_spec("convnext_tiny")
     assert spec.family == "ConvNeXt" and spec.reference == ("timm", "convnext_tiny")
