@@ -73,7 +73,8 @@ def main(argv=None):
 
     activations = load_activations_script()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    at_least = activations.load_run_script().at_least
+    run_script = activations.load_run_script()
+    at_least = run_script.at_least
     parser.add_argument("--rounds", type=at_least(1), default=9)
     parser.add_argument("--min-rounds", type=at_least(1), default=3)
     parser.add_argument("--budget", type=float, default=8.0)
@@ -83,7 +84,7 @@ def main(argv=None):
                         help="the steps to measure, comma-separated (default: all)")
     options = parser.parse_args(argv)
     runtimes = ("tf", "tflite") if options.tflite else ("tf",)
-    environment = activations.load_run_script().environment()
+    environment = run_script.environment()
     started = datetime.datetime.now(datetime.timezone.utc)
     rows = []
     for entry in roadmap.STEPS:

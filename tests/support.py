@@ -146,6 +146,17 @@ def small_shape(name):
     return (side, side, channels)
 
 
+def inference_ops(model):
+    """{(TensorFlow op type, padding)} of a model's inference call at batch 1, as traced."""
+    import tensorflow as tf
+
+    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec((1, *model.input_shape[1:]))).graph
+    return {(op.type, op.get_attr("padding").decode() if "padding" in op.node_def.attr else "")
+            for op in graph.get_operations()
+            if op.type not in ("Placeholder", "Const", "ReadVariableOp", "Identity", "NoOp")}
+
+
 def identical_initial_weights(model):
     """Pairs of weights (layer/index) that start from the same random values: layers given
     one unseeded initializer instance draw the same values (tf-keras warns "The initializer

@@ -95,8 +95,7 @@ STEP_NAMES = tuple(step.name for step in STEPS)
 COUNTED_OTHERWISE = {
     "inverted_bottleneck": "4.64 GMACs, as the figure's 4.6, but fvcore's count is 4.69: the "
                            "three BatchNorms over 4C, 4C and C channels add 0.046 G of norm "
-                           "terms. The paper does not say how its inverted block normalizes; "
-                           "fewer norms on the hidden width would count 4.6.",
+                           "terms. The paper does not say how its inverted block normalizes.",
 }
 KERNEL_SIZES = (3, 5, 7, 9, 11)  # the paper's sweep (section 2.5)
 BN_EPSILON = 1e-5  # PyTorch's, as the project's ResNet

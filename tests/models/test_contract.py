@@ -190,16 +190,10 @@ SAME_OPS_AS = {"inception_v4": ("inception_v3", "resnest14d"),
 
 
 def inference_ops(name):
-    """{(TensorFlow op type, padding)} of the conversion model's inference call, as traced."""
-    import tensorflow as tf
-
-    shape = support.small_shape(name)
-    model = registry.create_model(name, input_shape=shape, **support.conversion_options(name))
-    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(
-        tf.TensorSpec((1, *shape))).graph
-    return {(op.type, op.get_attr("padding").decode() if "padding" in op.node_def.attr else "")
-            for op in graph.get_operations()
-            if op.type not in ("Placeholder", "Const", "ReadVariableOp", "Identity", "NoOp")}
+    """The traced inference ops of `name`'s conversion model (support.inference_ops)."""
+    model = registry.create_model(name, input_shape=support.small_shape(name),
+                                  **support.conversion_options(name))
+    return support.inference_ops(model)
 
 
 @pytest.mark.skipif(LEGACY_KERAS, reason="TFLite conversion of the families is checked under Keras 3")
