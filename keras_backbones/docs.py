@@ -47,10 +47,11 @@ ARXIV = "https://arxiv.org/abs/{}"
 COPIED_PAGES = {
     "architecture.md": "ARCHITECTURE.md",
     "benchmarks/results.md": "benchmarks/RESULTS.md",
+    "benchmarks/activations.md": "benchmarks/ACTIVATIONS.md",
     "guides/recipes.md": "recipes/README.md",
 }
 # Files those pages show (bytes, copied as they are).
-COPIED_FILES = {}
+COPIED_FILES = {"benchmarks/activations.png": "benchmarks/activations.png"}
 
 # The public Python API by page: {page: (title, modules)}. A module's public names are its
 # __all__, else the functions and classes it defines without a leading underscore; the
