@@ -373,8 +373,8 @@ def measure_variant(name, options, log, *, overrides=None, label=None, runtimes=
     clear_session()
     log(f"  {variant.name}: " + ", ".join(
         f"{k} {variant.median_ms(k):.1f} ms ({cell_range(variant.seconds[k])}, "
-        f"{len(variant.seconds[k])} rounds)" for k in KEYS if k in variant.seconds) + f"; measured in "
-        f"{variant.measure_s:.0f} s")
+        f"{len(variant.seconds[k])} rounds)" for k in KEYS if k in variant.seconds)
+        + f"; measured in {variant.measure_s:.0f} s")
     return variant
 
 
@@ -457,8 +457,10 @@ def measured_section(variants, rows, started, finished, loads, command, options,
               "Radosavovic et al. 2020 (\"Designing Network Design Spaces\", section 4) find "
               "that activations, the size of the output tensors of all conv layers, predict run "
               "time better than FLOPs. Here, per variant at its default input size, random "
-              "weights (BatchNormalization statistics randomized as trained ones are, then "
-              "folded: `keras_backbones.fuse`, the model `export` writes): parameters, "
+              "weights (each BatchNormalization's moving statistics those of its inputs on 4 "
+              "random images, as training leaves them: `keras_backbones.benchmark."
+              "trained_batch_norms`; then folded: `keras_backbones.fuse`, the model `export` "
+              "writes): parameters, "
               "GFLOPs = 2 x `keras_backbones.stats.count_macs`, activations = "
               "`keras_backbones.stats.count_activations` (output elements of every convolution "
               "and linear layer, per image), and the time of one call at batch 1 and 16 in "

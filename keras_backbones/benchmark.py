@@ -237,13 +237,37 @@ def build_ours(name, shape, overrides=None, classifier_activation=None):
         **(overrides or {})))
 
 
-def trained_batch_norms(model, seed=0):
+def trained_batch_norms(model, seed=0, calibration=None):
+    """Every BatchNormalization of `model` as training leaves it: random affine parameters
+    (`randomize_batch_norms`), and moving statistics equal to those of the inputs it sees on
+    the `calibration` images (default: 4 random ones), by one forward pass in training mode
+    at momentum 0 (tf-keras keeps the unbiased variance, n/(n-1) times the batch's).
+    Random statistics that do not match the activations let them grow block by block: at
+    the end of RegNetY-6.4GF's third stage they reach thousands, where a squeeze-and-excitation
+    gate turns float32 rounding into output differences of 1e-2 of their range (TFLite
+    against TensorFlow, fused against not). With matching statistics they stay near unit
+    scale, as in a trained network, and the two agree to 1e-4."""
+    norms = batch_norms(randomize_batch_norms(model, seed))
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.momentum = 0.0
+    try:
+        if norms:
+            if calibration is None:
+                calibration = random_batch(model.input_shape[1:], 4, seed=seed + 1)
+            model(calibration, training=True)
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum
+    return model
+
+
+def randomize_batch_norms(model, seed=0):
     """Every BatchNormalization of `model` (those inside block layers too) given random
-    statistics and affine parameters, as a trained network has, for the initial mean 0,
-    variance 1, gamma 1, beta 0. Folded (`fuse`), those leave biases of zero, which a graph
-    frozen with its weights (ONNX, benchmarks/profile.py) drops, with the additions: a trained
-    model keeps them. Tests use it too: at the initial values a dropped BatchNormalization
-    changes nothing."""
+    statistics and affine parameters, for the initial mean 0, variance 1, gamma 1, beta 0.
+    Folded (`fuse`), those leave biases of zero, which a graph frozen with its weights (ONNX,
+    benchmarks/profile.py) drops, with the additions: a trained model keeps them. Tests use it:
+    at the initial values a dropped BatchNormalization changes nothing."""
     import numpy as np
 
     rng = np.random.default_rng(seed)

@@ -207,7 +207,7 @@ def randomize_batch_norms(model, seed=0):
     nearly the identity, and a check that drops or misplaces one passes anyway."""
     from keras_backbones import benchmark
 
-    return benchmark.trained_batch_norms(model, seed)
+    return benchmark.randomize_batch_norms(model, seed)
 
 
 def batch_norms(model):

@@ -105,6 +105,28 @@ def test_flops_are_counted_inside_nested_models_too():
     assert benchmark.counted_flops(model)[0] == 2 * 8 * 8 * (3 * 4 + 4 * 2)
 
 
+def test_benchmarked_models_have_norm_statistics_that_match_their_activations():
+    """As a trained network's: random statistics that do not match them let the activations
+    of a deep squeeze-and-excitation network grow to thousands, where float32 rounding decides
+    its outputs (TFLite and TensorFlow then disagree by 1e-2 of their range)."""
+    import numpy as np
+
+    from keras_backbones import registry
+
+    shape = (224, 224, 3)
+    model = registry.create_model("regnety_016", input_shape=shape, classifier_activation=None)
+    momenta = [norm.momentum for norm in benchmark.batch_norms(model)]
+    calibration = benchmark.random_batch(shape, 4, seed=7)
+    benchmark.trained_batch_norms(model, calibration=calibration)
+    assert [norm.momentum for norm in benchmark.batch_norms(model)] == momenta
+    # each norm's moving statistics are its inputs': inference is the training-mode pass
+    inference = model(calibration, training=False).numpy()
+    training = model(calibration, training=True).numpy()
+    np.testing.assert_allclose(inference, training, atol=1e-4 * np.abs(training).max())
+    logits = model(benchmark.random_batch(shape, 1), training=False).numpy()
+    assert np.abs(logits).max() < 10  # near unit scale (with random statistics: hundreds)
+
+
 def test_size_below_the_models_minimum_names_the_minimum():
     with pytest.raises(ValueError, match="smaller than the network's minimum of 32x32"):
         benchmark.benchmark("lenet5", size=28, **TINY)
